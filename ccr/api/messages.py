@@ -1,0 +1,414 @@
+"""POST /v1/messages and /v1/messages/count_tokens: route, transform, call, stream back.
+
+    body -> Router -> (provider, model, chain)
+         -> unified request -> chain.request -> provider
+         -> provider reply  -> chain.response / chain.stream -> Anthropic message / events
+
+Providers whose dialect is `anthropic` skip the translation both ways. Errors before the reply
+starts are HTTP errors in the Anthropic shape (see middlewares.py); errors after a stream has
+started end it with an Anthropic `error` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from ccr.edge.assemble import accumulate, message_events
+from ccr.edge.events import StreamSummary, anthropic_events
+from ccr.edge.reply import to_message
+from ccr.edge.request import to_unified
+from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, upstream_error
+from ccr.keys import HTTP, RUNTIME
+from ccr.middlewares import REQUEST_ID
+from ccr.records import RequestRecord
+from ccr.router import Route, session_id_of
+from ccr.runtime import Runtime
+from ccr.sse import SSEDecoder, encode_event
+from ccr.stats import Stats
+from ccr.transformers import Chain, Context, Upstream
+from ccr.transformers.anthropic import FORWARDED_HEADERS
+from ccr.upstream import Body, call_timeout, json_chunks, read_json_body, sniff
+
+__all__ = ["routes", "STATS"]
+
+routes = web.RouteTableDef()
+log = structlog.get_logger("ccr.messages")
+STATS: web.AppKey[Stats] = web.AppKey("stats", Stats)
+TASK_HEADER = "x-ccr-task"
+
+Json = dict[str, Any]
+Event = tuple[str, Json]
+_MAX_ERROR_BODY = 64 * 1024
+
+
+async def read_body(request: web.Request) -> Json:
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise CCRError("request body is too large", status=413, error_type="request_too_large") from None
+    if not raw.strip():
+        raise RequestError("the request body is empty; send an Anthropic Messages JSON object")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise RequestError(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    return body
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One proxied request: what was asked, where it goes, and what is recorded about it."""
+
+    request: web.Request
+    runtime: Runtime
+    body: Json
+    route: Route
+    chain: Chain
+    ctx: Context
+    record: RequestRecord
+    started: float
+
+    @property
+    def label(self) -> str:
+        return self.route.name
+
+    def elapsed_ms(self) -> float:
+        return round((time.monotonic() - self.started) * 1000, 2)
+
+
+@routes.post("/v1/messages")
+async def messages(request: web.Request) -> web.StreamResponse:
+    started = time.monotonic()
+    runtime = request.app[RUNTIME]  # this snapshot serves the whole request, reload or not
+    record = RequestRecord(request_id=request[REQUEST_ID], task_id=request.headers.get(TASK_HEADER))
+    try:
+        body = await read_body(request)
+        record.stream = bool(body.get("stream"))
+        session_id = session_id_of(body, request.headers.get("X-Claude-Code-Session-Id"))
+        route = await runtime.router.route(body, session_id)
+        record.provider, record.model, record.route_reason = route.provider.name, route.model, route.reason
+        chain = runtime.chain(route.provider, route.model)
+        key = runtime.keys(route.provider).next()
+        ctx = Context(provider=route.provider, model=route.model, request=body, api_key=key,
+                      stream=record.stream, log=log.bind(route=route.name), state={})
+        exchange = Exchange(request, runtime, body, route, chain, ctx, record, started)
+        response = await _proxy(exchange)
+        if record.status == 0:
+            record.status = response.status
+        if session_id and record.input_tokens:
+            runtime.router.usage.record(session_id, record.input_tokens + record.cache_read_tokens)
+        return response
+    except CCRError as exc:
+        record.status, record.error = exc.status, exc.message
+        raise
+    except asyncio.CancelledError:
+        record.status, record.error = 499, "client closed the connection"
+        raise
+    finally:
+        record.duration_ms = round((time.monotonic() - started) * 1000, 2)
+        _finish(request, record)
+
+
+def _finish(request: web.Request, record: RequestRecord) -> None:
+    request.app[STATS].record(record)
+    fields = {k: v for k, v in (
+        ("route", f"{record.provider},{record.model}" if record.provider else None),
+        ("reason", record.route_reason or None), ("stream", record.stream), ("status", record.status),
+        ("ttfb_ms", record.ttfb_ms), ("duration_ms", record.duration_ms),
+        ("input_tokens", record.input_tokens), ("output_tokens", record.output_tokens),
+        ("cache_read_tokens", record.cache_read_tokens), ("task_id", record.task_id),
+        ("error", record.error)) if v is not None}
+    (log.warning if record.status >= 400 else log.info)("request", **fields)
+
+
+def _headers(ex: Exchange) -> dict[str, str]:
+    return {"x-ccr-route": f"{ex.route.name}; reason={ex.route.reason}",
+            "request-id": ex.record.request_id}
+
+
+async def _build_upstream(ex: Exchange) -> Upstream:
+    provider, key = ex.route.provider, ex.ctx.api_key
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    if _native(ex.chain):
+        for name in FORWARDED_HEADERS:
+            if name in ex.request.headers:
+                headers[name] = ex.request.headers[name]
+        body = {**ex.body, "model": ex.route.model}
+    else:
+        body = to_unified(ex.body, ex.route.model)
+    up = Upstream(provider.api_base_url, body, headers)
+    try:
+        up = await ex.chain.request(up, ex.ctx)
+    except CCRError:
+        raise
+    except Exception as exc:
+        raise _step_failed(ex, "request", exc) from None
+    if provider.headers:
+        up = up.with_headers(**{k.replace("-", "_"): v for k, v in provider.headers.items()})
+    return up
+
+
+def _native(chain: Chain) -> bool:
+    dialect = chain.dialect
+    return bool(getattr(dialect, "native", False))
+
+
+def _step_failed(ex: Exchange, where: str, exc: Exception) -> TransformError:
+    names = ", ".join(ex.chain.names)
+    ex.ctx.log.error("transformer failed", where=where, chain=names, exc_info=exc)
+    return TransformError(f"{ex.label}: a transformer in the chain ({names}) failed on the {where}: "
+                          f"{type(exc).__name__}: {exc}")
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.rsplit("@", 1)[-1] or url[:40]
+
+
+async def _proxy(ex: Exchange) -> web.StreamResponse:
+    up = await _build_upstream(ex)
+    config = ex.runtime.config
+    session = ex.request.app[HTTP]
+    try:
+        async with session.post(up.url, data=json.dumps(up.body).encode(), headers=dict(up.headers),
+                                timeout=call_timeout(config), proxy=config.proxy_url) as resp:
+            ex.record.ttfb_ms = ex.elapsed_ms()
+            if resp.status >= 400:
+                text = (await resp.content.read(_MAX_ERROR_BODY)).decode("utf-8", "replace")
+                if resp.status in (401, 429):
+                    retry = resp.headers.get("retry-after")
+                    ex.runtime.keys(ex.route.provider).refused(
+                        ex.ctx.api_key, float(retry) if retry and retry.isdigit() else None)
+                raise upstream_error(ex.route.provider.name, ex.route.model, resp.status, text,
+                                     resp.headers.get("retry-after"))
+            is_stream, body = await sniff(resp)
+            if _native(ex.chain):
+                return await _native_reply(ex, is_stream, body)
+            return await _unified_reply(ex, is_stream, body)
+    except aiohttp.ClientConnectorError as exc:
+        raise UpstreamError(f"{ex.label}: cannot connect to {_host(up.url)}: {exc.os_error.strerror or exc}",
+                            status=502) from None
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        raise UpstreamError(f"{ex.label}: no answer from {_host(up.url)} within "
+                            f"API_TIMEOUT_MS={config.api_timeout_ms}", status=504,
+                            error_type="timeout_error") from None
+    except aiohttp.ClientPayloadError as exc:
+        raise UpstreamError(f"{ex.label}: the provider's reply was cut off: {exc}", status=502) from None
+    except aiohttp.ClientError as exc:
+        raise UpstreamError(f"{ex.label}: request to {_host(up.url)} failed: {type(exc).__name__}",
+                            status=502) from None
+
+
+async def _unified_reply(ex: Exchange, is_stream: bool, body: Body) -> web.StreamResponse:
+    model, provider = ex.route.model, ex.route.provider.name
+    summary = StreamSummary()
+    if not is_stream:
+        try:
+            data = await read_json_body(body)
+        except ValueError:
+            raise UpstreamError(f"{ex.label}: the provider's reply is not JSON", status=502) from None
+        if not isinstance(data, dict):
+            raise UpstreamError(f"{ex.label}: the provider's reply is not a JSON object", status=502)
+        try:
+            data = await ex.chain.response(data, ex.ctx)
+        except CCRError:
+            raise
+        except Exception as exc:
+            raise _step_failed(ex, "reply", exc) from None
+        message = to_message(data, model=model, provider=provider, request=ex.body)
+        _count(ex, message.get("usage"))
+        if ex.record.stream:
+            return await _write_events(ex, _from_list(message_events(message)), summary)
+        return web.json_response(message, headers=_headers(ex))
+
+    def bad(data: str) -> None:
+        ex.ctx.log.warning("skipped a stream event that is not JSON", data=data)
+
+    async def events(before_read: Any) -> AsyncIterator[Event]:
+        chunks = json_chunks(body, summary, before_read, bad)
+        async for event in anthropic_events(_guard(ex, ex.chain.stream(chunks, ex.ctx)), model=model,
+                                            provider=provider, request=ex.body, summary=summary):
+            yield event
+
+    if ex.record.stream:
+        return await _write_events(ex, events, summary)
+    message = await accumulate(events(None))
+    _count(ex, message.get("usage"))
+    return web.json_response(message, headers=_headers(ex))
+
+
+async def _guard(ex: Exchange, chunks: AsyncIterator[Json]) -> AsyncIterator[Json]:
+    """Name the chain when one of its stream steps fails."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except (CCRError, aiohttp.ClientError, TimeoutError, asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception as exc:
+        raise _step_failed(ex, "stream", exc) from None
+
+
+def _from_list(events: list[Event]) -> Any:
+    async def gen(before_read: Any) -> AsyncIterator[Event]:
+        for event in events:
+            yield event
+    return gen
+
+
+def _count(ex: Exchange, usage: Any) -> None:
+    if isinstance(usage, dict):
+        ex.record.input_tokens = int(usage.get("input_tokens") or 0)
+        ex.record.output_tokens = int(usage.get("output_tokens") or 0)
+        ex.record.cache_read_tokens = int(usage.get("cache_read_input_tokens") or 0)
+
+
+class _Writer:
+    """Collects encoded events and writes them in one go when the source is about to wait."""
+
+    def __init__(self, ex: Exchange, response: web.StreamResponse) -> None:
+        self.ex, self.response, self.buffer = ex, response, bytearray()
+
+    async def flush(self) -> None:
+        if self.buffer:
+            data = bytes(self.buffer)
+            self.buffer.clear()
+            await self.response.write(data)
+
+
+async def _start_stream(ex: Exchange) -> web.StreamResponse:
+    response = web.StreamResponse(status=200, headers={
+        "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
+        "Connection": "keep-alive", "X-Accel-Buffering": "no", **_headers(ex)})
+    await response.prepare(ex.request)
+    return response
+
+
+def _error_event(ex: Exchange, exc: BaseException) -> bytes:
+    if isinstance(exc, CCRError):
+        body = exc.body()
+    elif isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        body = {"type": "error", "error": {"type": "timeout_error", "message":
+                f"{ex.label}: the provider sent nothing for API_TIMEOUT_MS="
+                f"{ex.runtime.config.api_timeout_ms} ms in the middle of the stream"}}
+    else:
+        body = {"type": "error", "error": {"type": "api_error", "message":
+                f"{ex.label}: the provider's stream failed: {type(exc).__name__}"}}
+    ex.record.status = 502
+    ex.record.error = body["error"]["message"]
+    return encode_event("error", body)
+
+
+async def _write_events(ex: Exchange, events: Any, summary: StreamSummary) -> web.StreamResponse:
+    response = await _start_stream(ex)
+    writer = _Writer(ex, response)
+    try:
+        async for kind, data in events(writer.flush):
+            writer.buffer += encode_event(kind, data)
+            summary.events += 1
+        await writer.flush()
+    except (CCRError, aiohttp.ClientError, TimeoutError) as exc:  # the provider's side failed
+        ex.ctx.log.warning("stream failed", error=str(exc))
+        writer.buffer += _error_event(ex, exc)
+        await _safe_flush(writer)
+    except ConnectionError:  # our client went away while we wrote
+        ex.record.status, ex.record.error = 499, "client closed the connection"
+        return response
+    _count(ex, summary.usage)
+    await _safe_eof(response)
+    return response
+
+
+async def _safe_flush(writer: _Writer) -> None:
+    try:
+        await writer.flush()
+    except ConnectionError:
+        pass
+
+
+async def _safe_eof(response: web.StreamResponse) -> None:
+    try:
+        await response.write_eof()
+    except ConnectionError:
+        pass
+
+
+async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.StreamResponse:
+    """Anthropic in, Anthropic out: pass the bytes through, reading usage on the way."""
+    steps_touch_stream = ex.chain.touches("stream")
+    if not is_stream:
+        try:
+            message = await read_json_body(body)
+        except ValueError:
+            raise UpstreamError(f"{ex.label}: the provider's reply is not JSON", status=502) from None
+        message = await ex.chain.response(message, ex.ctx)
+        if isinstance(message, dict):
+            _count(ex, message.get("usage"))
+        if ex.record.stream and isinstance(message, dict):
+            return await _write_events(ex, _from_list(message_events(message)), StreamSummary())
+        return web.json_response(message, headers=_headers(ex))
+    if not ex.record.stream or steps_touch_stream:
+        summary = StreamSummary()
+
+        async def events(before_read: Any) -> AsyncIterator[Event]:
+            chunks = ex.chain.stream(json_chunks(body, summary, before_read), ex.ctx)
+            async for data in chunks:
+                yield str(data.get("type", "message")), data
+
+        if ex.record.stream:
+            return await _write_events(ex, events, summary)
+        message = await accumulate(events(None))
+        _count(ex, message.get("usage"))
+        return web.json_response(message, headers=_headers(ex))
+    return await _pipe_native_stream(ex, body)
+
+
+async def _pipe_native_stream(ex: Exchange, body: Body) -> web.StreamResponse:
+    response = await _start_stream(ex)
+    decoder = SSEDecoder()
+    finished = False
+    usage: dict[str, int] = {}
+    try:
+        async for chunk in body.chunks():
+            await response.write(chunk)
+            for event in decoder.feed(chunk):
+                if event.event in ("message_start", "message_delta"):
+                    data = json.loads(event.data)
+                    found = data.get("usage") or data.get("message", {}).get("usage") or {}
+                    usage.update({k: v for k, v in found.items() if isinstance(v, int)})
+                elif event.event in ("message_stop", "error"):
+                    finished = True
+        if not finished:
+            raise UpstreamError(f"{ex.label}: the provider's stream ended before message_stop", status=502)
+    except (CCRError, aiohttp.ClientError, TimeoutError) as exc:
+        try:
+            await response.write(b"\n\n" + _error_event(ex, exc))
+        except ConnectionError:
+            pass
+    except ConnectionError:
+        ex.record.status, ex.record.error = 499, "client closed the connection"
+        return response
+    _count(ex, usage)
+    await _safe_eof(response)
+    return response
+
+
+@routes.post("/v1/messages/count_tokens")
+async def count_tokens(request: web.Request) -> web.Response:
+    body = await read_body(request)
+    if not isinstance(body.get("messages"), list):
+        raise RequestError("messages: Field required (a list of {role, content} objects)")
+    runtime = request.app[RUNTIME]
+    return web.json_response({"input_tokens": runtime.router.counter.request(body)})

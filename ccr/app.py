@@ -1,0 +1,73 @@
+"""The application factory: `create_app(config)` wires state, middlewares and routes.
+
+    app = create_app(load(config_path()))
+    web.run_app(app, host=..., port=..., handler_cancellation=True)
+
+Handler cancellation is on so that a client that goes away cancels its handler, which closes
+the upstream request at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from . import __version__
+from .api import messages
+from .auth import auth_middleware
+from .config import Config
+from .keys import RUNTIME, STATE
+from .middlewares import error_middleware, request_id_middleware
+from .runtime import Runtime, build_runtime
+from .state import ServerState
+from .stats import Stats
+from .upstream import http_session_ctx
+
+__all__ = ["create_app", "MAX_BODY"]
+
+MAX_BODY = 50 * 1024 * 1024  # claude-code-router's limit; images and long sessions are large
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def root(request: web.Request) -> web.Response:
+    return web.json_response({"message": "ccr: Anthropic API router", "version": __version__})
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response({
+        "status": "ok",
+        "version": __version__,
+        "uptime_seconds": round(state.uptime, 3),
+        "timestamp": _iso_now(),
+        "providers": len(request.app[RUNTIME].config.providers),
+    })
+
+
+def _iso_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def create_app(config: Config, *, runtime: Runtime | None = None,
+               config_path: Path | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[request_id_middleware, error_middleware, auth_middleware])
+    app[RUNTIME] = runtime or build_runtime(config)
+    app[STATE] = ServerState(config_path=config_path or config.path)
+    app[messages.STATS] = Stats()
+    app.cleanup_ctx.append(_session_ctx)
+    app.add_routes(routes)
+    app.add_routes(messages.routes)
+    return app
+
+
+async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
+    async for _ in http_session_ctx(app):
+        yield

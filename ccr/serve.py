@@ -1,0 +1,89 @@
+"""Run the server in this process until SIGTERM or SIGINT (`ccr start --foreground`)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from . import __version__
+from .app import create_app
+from .config import Config, config_path, default_config_text, load
+from .errors import ConfigError
+from .logs import configure
+from .runtime import build_runtime
+
+__all__ = ["prepare_config", "serve", "SHUTDOWN_GRACE"]
+
+SHUTDOWN_GRACE = 30.0  # seconds running streams get to finish on stop
+log = structlog.get_logger("ccr.serve")
+
+
+def prepare_config(explicit: str | None = None) -> tuple[Path, bool]:
+    """The config path to use; writes the commented default when there is none yet."""
+    path = config_path(explicit)
+    if path.exists():
+        return path, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(default_config_text(), encoding="utf-8")
+    return path, True
+
+
+async def _run(app: web.Application, host: str, port: int, stop: asyncio.Event) -> None:
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=SHUTDOWN_GRACE)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        await site.start()
+        print(f"ccr {__version__} listening on http://{_url_host(host)}:{port}", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def serve(config_file: str | None = None, host: str | None = None, port: int | None = None) -> int:
+    path, created = prepare_config(config_file)
+    try:
+        config = load(path)
+        if host or port:
+            from dataclasses import replace
+
+            config = replace(config, host=host or config.host, port=port or config.port)
+            if config.host not in ("127.0.0.1", "localhost", "::1") and not config.apikey:
+                raise ConfigError(f"--host {config.host}: exposing ccr to other machines needs an "
+                                  f"APIKEY in {path}")
+        runtime = build_runtime(config)
+    except ConfigError as exc:
+        print(f"ccr: {exc.message}", file=sys.stderr)
+        return 2
+    configure(config.log_level)
+    if created:
+        print(f"ccr: wrote a default config to {path}; add a provider to start routing", flush=True)
+    if config.setup_mode:
+        print(f"ccr: setup mode: no providers in {path}; /v1/messages will say how to add one", flush=True)
+    app = create_app(config, runtime=runtime, config_path=path)
+    return _loop(app, config)
+
+
+def _loop(app: web.Application, config: Config) -> int:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await _run(app, config.host, config.port, stop)
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        print(f"ccr: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,135 @@
+"""Server-sent events: the only module that knows SSE framing.
+
+`SSEDecoder` is sans-IO: feed it bytes as they arrive, get complete events back. It decodes
+UTF-8 incrementally (a character may be split across reads), splits lines on CR, LF and CRLF
+only (never on U+2028, which may sit raw inside JSON), and holds back a trailing CR until it
+knows whether an LF follows.
+
+    decoder = SSEDecoder()
+    for chunk in byte_chunks:
+        for event in decoder.feed(chunk):
+            ...
+    tail = decoder.close()      # an event not terminated by a blank line
+
+`encode_event` is the writer side: `event: <type>\\ndata: <json>\\n\\n`, as Anthropic sends it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["SSEEvent", "SSEDecoder", "aiter_events", "encode_event", "encode_comment", "dumps"]
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    event: str
+    data: str
+    id: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+class SSEDecoder:
+    __slots__ = ("_text", "_buffer", "_event", "_data", "_id", "_has_data")
+
+    def __init__(self) -> None:
+        self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+        self._event = ""
+        self._data: list[str] = []
+        self._id: str | None = None
+        self._has_data = False
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        text = self._buffer + self._text.decode(chunk)
+        if not text:
+            return []
+        # A trailing CR may be the first half of CRLF: keep it for the next read.
+        if text.endswith("\r"):
+            text, self._buffer = text[:-1], "\r"
+        else:
+            self._buffer = ""
+        lines = _LINE_BREAK.split(text)
+        self._buffer = lines.pop() + self._buffer  # the last piece has no line break yet
+        events: list[SSEEvent] = []
+        for line in lines:
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: flush a final event that lacked its blank line."""
+        text = self._buffer + self._text.decode(b"", final=True)
+        self._buffer = ""
+        events = []
+        for line in _LINE_BREAK.split(text) if text else []:
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        event = self._line("")
+        if event is not None:
+            events.append(event)
+        return events
+
+    def _line(self, line: str) -> SSEEvent | None:
+        if not line:
+            if not self._has_data:
+                self._event = ""
+                return None
+            event = SSEEvent(self._event or "message", "\n".join(self._data), self._id)
+            self._event, self._data, self._has_data = "", [], False
+            return event
+        if line[0] == ":":
+            return None
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+            self._has_data = True
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id = value
+        return None
+
+
+async def aiter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[SSEEvent]]:
+    """Decode an async byte stream into batches of events, one batch per read.
+
+    Batches (rather than single events) let the writer send everything one read produced in
+    one write, which matters when tokens arrive paced.
+    """
+    decoder = SSEDecoder()
+    async for chunk in chunks:
+        events = decoder.feed(chunk)
+        if events:
+            yield events
+    tail = decoder.close()
+    if tail:
+        yield tail
+
+
+def dumps(data: Any) -> str:
+    # ensure_ascii stays on: it escapes U+2028/U+0085, which line-splitting clients
+    # (httpx iter_lines uses str.splitlines) would otherwise treat as line breaks.
+    return json.dumps(data, separators=(",", ":"))
+
+
+def encode_event(event_type: str, data: Any) -> bytes:
+    return f"event: {event_type}\ndata: {dumps(data)}\n\n".encode()
+
+
+def encode_comment(text: str = "ping") -> bytes:
+    return f": {text}\n\n".encode()

@@ -1,0 +1,126 @@
+"""Talking to providers: the shared client session, one call, and reading what comes back.
+
+Reading is streamed: `json_chunks` yields each SSE event's JSON as the bytes arrive and calls
+`before_read` whenever it is about to wait for the network, which is when the writer flushes
+everything the last read produced in one write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from .config import Config
+from .edge.events import StreamSummary
+from .keys import HTTP, RUNTIME
+from .sse import SSEDecoder
+
+__all__ = ["http_session_ctx", "call_timeout", "Body", "sniff", "json_chunks", "read_json_body"]
+
+log = structlog.get_logger("ccr.upstream")
+
+
+def call_timeout(config: Config) -> aiohttp.ClientTimeout:
+    """Streams run long: bound the connect and each read, not the whole call."""
+    seconds = config.api_timeout_ms / 1000
+    return aiohttp.ClientTimeout(total=None, sock_connect=min(30.0, seconds), sock_read=seconds)
+
+
+async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: one pooled client session for the app's whole life."""
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
+                                     enable_cleanup_closed=False)
+    session = aiohttp.ClientSession(connector=connector, timeout=call_timeout(app[RUNTIME].config),
+                                    auto_decompress=True, trust_env=False,
+                                    json_serialize=json.dumps)
+    app[HTTP] = session
+    yield
+    await session.close()
+
+
+class Body:
+    """The start of an upstream body, read once to tell SSE from JSON, then the rest."""
+
+    def __init__(self, response: aiohttp.ClientResponse, first: bytes) -> None:
+        self.response = response
+        self.first = first
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self.first:
+            yield self.first
+        while True:
+            chunk = await self.response.content.readany()
+            if not chunk:
+                return
+            yield chunk
+
+    async def read_all(self) -> bytes:
+        return self.first + await self.response.content.read()
+
+
+async def sniff(response: aiohttp.ClientResponse) -> tuple[bool, Body]:
+    """Is this body an event stream? Decided by the content type *and* the first bytes.
+
+    Some providers send SSE as application/json or JSON as text/event-stream; the bytes win.
+    """
+    first = await response.content.readany()
+    head = first.lstrip()[:16]
+    content_type = response.headers.get("Content-Type", "").lower()
+    while not head and first:  # only whitespace so far
+        more = await response.content.readany()
+        if not more:
+            break
+        first += more
+        head = first.lstrip()[:16]
+    if head.startswith((b"{", b"[")):
+        return False, Body(response, first)
+    if head.startswith((b"data:", b"event:", b":", b"id:", b"retry:")):
+        return True, Body(response, first)
+    return "event-stream" in content_type, Body(response, first)
+
+
+async def json_chunks(body: Body, summary: StreamSummary,
+                      before_read: Callable[[], Awaitable[None]] | None = None,
+                      on_bad_data: Callable[[str], None] | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Each SSE event's data as JSON; stops at `data: [DONE]`."""
+    decoder = SSEDecoder()
+    source = body.chunks()
+    while True:
+        if before_read is not None:
+            await before_read()
+        try:
+            chunk = await source.__anext__()
+        except StopAsyncIteration:
+            events = decoder.close()
+            chunk = None
+        else:
+            events = decoder.feed(chunk)
+        for event in events:
+            data = event.data
+            if data == "[DONE]":
+                summary.done = True
+                return
+            if not data:
+                continue
+            try:
+                parsed = json.loads(data)
+            except ValueError:
+                if on_bad_data is not None:
+                    on_bad_data(data[:200])
+                continue
+            if isinstance(parsed, dict):
+                if event.event == "error" and "error" not in parsed:
+                    parsed = {"error": parsed}
+                yield parsed
+        if chunk is None:
+            return
+
+
+async def read_json_body(body: Body) -> Any:
+    raw = await body.read_all()
+    return json.loads(raw)

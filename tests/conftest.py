@@ -1,0 +1,131 @@
+"""Shared fixtures: real aiohttp servers on 127.0.0.1 for ccr and for fake providers.
+
+    upstream = await fake_upstream(handler)            # a scripted provider, returns its base URL
+    server = await ccr_server(make_config(...))         # ccr itself, with handler cancellation on
+    client = anthropic.AsyncAnthropic(base_url=server.url, api_key="test")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from ccr.app import create_app
+from ccr.config import Config, parse
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own CCR_HOME and HOME; nothing touches the real user's files."""
+    home = tmp_path / "ccr-home"
+    home.mkdir()
+    monkeypatch.setenv("CCR_HOME", str(home))
+    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    monkeypatch.delenv("CCR_CONFIG", raising=False)
+    monkeypatch.delenv("SERVICE_PORT", raising=False)
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+    return home
+
+
+@dataclass
+class Recorder:
+    """What a fake upstream received."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.requests[-1]
+
+
+@dataclass
+class Upstream:
+    url: str
+    recorder: Recorder
+    server: TestServer
+
+
+@pytest.fixture
+async def fake_upstream() -> Any:
+    """Start a scripted provider: `await fake_upstream(handler, path="/v1/chat/completions")`.
+
+    The handler receives the aiohttp request; the parsed JSON body and headers are recorded
+    before it runs.
+    """
+    servers: list[TestServer] = []
+
+    async def start(handler: Handler, path: str = "/v1/chat/completions") -> Upstream:
+        recorder = Recorder()
+
+        async def record(request: web.Request) -> web.StreamResponse:
+            raw = await request.read()
+            try:
+                import json
+
+                recorder.requests.append(json.loads(raw) if raw else {})
+            except ValueError:
+                recorder.requests.append({"_raw": raw.decode(errors="replace")})
+            recorder.headers.append(dict(request.headers))
+            recorder.paths.append(request.path_qs)
+            return await handler(request)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", record)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return Upstream(f"http://127.0.0.1:{server.port}{path}", recorder, server)
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@dataclass
+class CCR:
+    url: str
+    app: web.Application
+    server: TestServer
+
+
+@pytest.fixture
+async def ccr_server() -> Any:
+    """Start ccr on a free loopback port: `await ccr_server(config)`."""
+    servers: list[TestServer] = []
+
+    async def start(config: Config) -> CCR:
+        app = create_app(config)
+        server = TestServer(app, host="127.0.0.1", handler_cancellation=True)
+        await server.start_server()
+        servers.append(server)
+        return CCR(f"http://127.0.0.1:{server.port}", app, server)
+
+    yield start
+    for server in servers:
+        await server.close()
+
+
+def make_config(providers: list[dict[str, Any]] | None = None, router: dict[str, Any] | None = None,
+                **top: Any) -> Config:
+    """A Config built in code, with the same validation as a file."""
+    raw: dict[str, Any] = {"Providers": providers or [], "Router": router or {}}
+    raw.update(top)
+    return parse(raw, home=Path(os.environ["CCR_HOME"]))
+
+
+def openai_provider(url: str, name: str = "fake", models: list[str] | None = None,
+                    **extra: Any) -> dict[str, Any]:
+    return {"name": name, "api_base_url": url, "api_key": "sk-upstream-secret",
+            "models": models or ["gpt-test"], **extra}

@@ -1,0 +1,68 @@
+"""Transformers: provider dialects and request adjusters, and the registry that names them.
+
+Import as `ccr.transformers`. The public interface is `Transformer`, `Upstream`, `Context`
+and `Chain` (see `base.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .anthropic import Anthropic
+from .base import Chain, Context, Json, Transformer, Upstream
+from .openai import OpenAI
+
+__all__ = [
+    "Transformer", "Upstream", "Context", "Chain", "Json",
+    "BUILTIN", "Registered", "builtin_registry", "build_chain",
+]
+
+#: Every built-in transformer, in the order GET /api/transformers lists them.
+BUILTIN: tuple[type[Transformer], ...] = (Anthropic, OpenAI)
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    cls: type[Transformer]
+    origin: str                      # "built-in", or the plugin file's path
+    options: Mapping[str, Any]       # defaults from the config's `transformers` entry
+
+
+def builtin_registry() -> dict[str, Registered]:
+    """Names are matched case-insensitively (`Anthropic`, `anthropic`)."""
+    return {cls.name.lower(): Registered(cls, "built-in", {}) for cls in BUILTIN}
+
+
+class ChainError(ValueError):
+    """A `use` entry names no transformer, or its options do not fit."""
+
+
+def build_chain(specs: Sequence[Any], registry: Mapping[str, Registered]) -> Chain:
+    """Turn `use` entries (objects with name, options, where) into a Chain.
+
+    Adjusters keep their config order; the chain's dialect (the step that speaks the provider's
+    wire format) is moved to the wire end, so `["gemini", "tooluse"]` and
+    `["tooluse", "gemini"]` mean the same. A chain without a dialect gets `openai`.
+    """
+    steps: list[Transformer] = []
+    dialects: list[Transformer] = []
+    for spec in specs:
+        entry = registry.get(spec.name.lower())
+        if entry is None:
+            known = ", ".join(sorted(r.cls.name for r in registry.values()))
+            raise ChainError(f"{spec.where}: unknown transformer {spec.name!r} (known: {known})")
+        options = {**entry.options, **spec.options}
+        try:
+            step = entry.cls(**options)
+        except TypeError as exc:
+            raise ChainError(f"{spec.where}: bad options for transformer {spec.name!r}: {exc}") from None
+        except (ValueError, KeyError) as exc:
+            raise ChainError(f"{spec.where}: transformer {spec.name!r}: {exc}") from None
+        (dialects if step.dialect else steps).append(step)
+    if len(dialects) > 1:
+        names = ", ".join(d.name for d in dialects)
+        where = specs[-1].where.rsplit("[", 1)[0] if specs else ""
+        raise ChainError(f"{where}: {names} each translate to a different wire format; keep one")
+    return Chain(tuple(steps) + (tuple(dialects) if dialects else (OpenAI(),)))

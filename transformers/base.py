@@ -1,0 +1,164 @@
+"""The transformer contract: one small class per provider dialect or request adjuster.
+
+A transformer sees three things, each optional to override (the defaults pass data through):
+
+    request(up, ctx)        -> Upstream        before the call: URL, headers, body
+    response(body, ctx)     -> dict            a whole (non-streamed) reply
+    stream(chunks, ctx)     -> async iterator  a streamed reply, one parsed event at a time
+
+Between ccr and the transformers, requests and replies are in the *unified* shape: OpenAI chat
+completions (`messages`, `tools`, `choices[].delta` ...) plus a few fields every dialect
+understands (`reasoning` on the request, `thinking: {content, signature}` on messages and
+deltas, `cache_control` on content parts). A *dialect* transformer (`dialect = True`: openai,
+gemini, anthropic ...) translates that shape to its provider's wire format on the way out and
+back on the way in; the other transformers adjust the unified shape (maxtoken, tooluse ...).
+If a chain names no dialect, the `openai` dialect closes it.
+
+Options come from the config (`["maxtoken", {"max_tokens": 8192}]`) as keyword arguments to
+`__init__`, so a misspelt option fails when the config loads, not in the middle of a request.
+Per-request state lives in locals of `stream` (an async generator) or in `ctx.state`, never on
+the instance: one instance serves every request of a chain.
+
+Example plugin (a `.py` file named in the config's `transformers` list):
+
+    from ccr.transformers import Transformer, Upstream, Context
+
+    class Shout(Transformer):
+        name = "shout"
+
+        def __init__(self, *, suffix: str = "!") -> None:
+            self.suffix = suffix
+
+        async def request(self, up: Upstream, ctx: Context) -> Upstream:
+            return up.with_body(temperature=0.2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ccr.config import ProviderConfig
+
+__all__ = ["Json", "Upstream", "Context", "Transformer", "Chain"]
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """What ccr is about to send. Steps return a changed copy; they never mutate the original."""
+
+    url: str
+    body: Json
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def with_body(self, **changes: Any) -> Upstream:
+        """A copy with top-level body keys set (a value of None removes the key)."""
+        body = dict(self.body)
+        for key, value in changes.items():
+            if value is None:
+                body.pop(key, None)
+            else:
+                body[key] = value
+        return replace(self, body=body)
+
+    def with_headers(self, **changes: str | None) -> Upstream:
+        """A copy with headers set (None removes one). Underscores in names become dashes."""
+        headers = dict(self.headers)
+        for key, value in changes.items():
+            name = key.replace("_", "-")
+            for existing in [h for h in headers if h.lower() == name.lower()]:
+                del headers[existing]
+            if value is not None:
+                headers[name] = value
+        return replace(self, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a step may know about the request it is serving."""
+
+    provider: ProviderConfig
+    model: str                 # the routed model name sent upstream
+    request: Json              # the client's original Anthropic request (read only)
+    api_key: str = ""          # the key chosen for this call ("" when the provider has none)
+    stream: bool = False       # did the client ask for a stream
+    log: Any = None            # a structlog logger bound to the request id and route
+    state: dict[str, Any] = field(default_factory=dict)  # per-request scratch shared by steps
+
+
+class Transformer:
+    """One step of a chain. Every hook passes data through unchanged."""
+
+    name: ClassVar[str] = ""
+    #: HTTP path this dialect serves, shown by GET /api/transformers (None for adjusters).
+    endpoint: ClassVar[str | None] = None
+    #: True for steps that translate the unified shape into a provider's wire format.
+    dialect: ClassVar[bool] = False
+    #: JSON schema of the options, if the transformer declares one (shown by the API).
+    options_schema: ClassVar[Json | None] = None
+
+    async def request(self, up: Upstream, ctx: Context) -> Upstream:
+        return up
+
+    async def response(self, body: Json, ctx: Context) -> Json:
+        return body
+
+    async def stream(self, chunks: AsyncIterator[Json], ctx: Context) -> AsyncIterator[Json]:
+        async for chunk in chunks:
+            yield chunk
+
+    def __repr__(self) -> str:
+        return f"<transformer {self.name}>"
+
+
+def _overrides(step: Transformer, hook: str) -> bool:
+    return getattr(type(step), hook) is not getattr(Transformer, hook)
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """Steps in config order: provider `use` first, then the model's `use`.
+
+    Requests pass the steps left to right; replies (whole or streamed) pass them right to left,
+    so the step nearest the wire on the way out is the first to see the reply (onion order).
+    Steps that leave a hook alone cost nothing on that path.
+    """
+
+    steps: tuple[Transformer, ...]
+
+    @property
+    def dialect(self) -> Transformer | None:
+        for step in self.steps:
+            if step.dialect:
+                return step
+        return None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(step.name for step in self.steps)
+
+    def touches(self, hook: str) -> bool:
+        """Does any step override `hook` ("request", "response" or "stream")?"""
+        return any(_overrides(step, hook) for step in self.steps)
+
+    async def request(self, up: Upstream, ctx: Context) -> Upstream:
+        for step in self.steps:
+            if _overrides(step, "request"):
+                up = await step.request(up, ctx)
+        return up
+
+    async def response(self, body: Json, ctx: Context) -> Json:
+        for step in reversed(self.steps):
+            if _overrides(step, "response"):
+                body = await step.response(body, ctx)
+        return body
+
+    def stream(self, chunks: AsyncIterator[Json], ctx: Context) -> AsyncIterator[Json]:
+        for step in reversed(self.steps):  # the last step wraps the raw upstream
+            if _overrides(step, "stream"):
+                chunks = step.stream(chunks, ctx)
+        return chunks

@@ -15,9 +15,10 @@ from pathlib import Path
 from aiohttp import web
 
 from . import __version__
-from .api import messages
+from .api import admin, catalogue, messages, webui
 from .auth import auth_middleware
 from .config import Config
+from .execution import api as execution_api
 from .keys import RUNTIME, STATE
 from .middlewares import error_middleware, request_id_middleware
 from .runtime import Runtime, build_runtime
@@ -65,6 +66,8 @@ def create_app(config: Config, *, runtime: Runtime | None = None,
     app.cleanup_ctx.append(_session_ctx)
     app.add_routes(routes)
     app.add_routes(messages.routes)
+    for module in (admin, catalogue, execution_api, webui):  # each subsystem wires itself
+        module.setup(app)
     return app
 
 

@@ -1,0 +1,1 @@
+"""Running the Claude Code CLI for callers: sync, async tasks, batch and workflows."""

@@ -1,0 +1,11 @@
+"""HTTP endpoints of the Claude Code execution API."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class Recorder:
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    #: set when a handler was cancelled because ccr closed the connection mid-reply
+    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def last(self) -> dict[str, Any]:
@@ -62,7 +65,8 @@ async def fake_upstream() -> Any:
     """Start a scripted provider: `await fake_upstream(handler, path="/v1/chat/completions")`.
 
     The handler receives the aiohttp request; the parsed JSON body and headers are recorded
-    before it runs.
+    before it runs. When ccr closes the connection while a handler runs, the handler is
+    cancelled and `recorder.disconnected` is set.
     """
     servers: list[TestServer] = []
 
@@ -79,11 +83,15 @@ async def fake_upstream() -> Any:
                 recorder.requests.append({"_raw": raw.decode(errors="replace")})
             recorder.headers.append(dict(request.headers))
             recorder.paths.append(request.path_qs)
-            return await handler(request)
+            try:
+                return await handler(request)
+            except asyncio.CancelledError:  # handler cancellation: the caller hung up
+                recorder.disconnected.set()
+                raise
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", record)
-        server = TestServer(app, host="127.0.0.1")
+        server = TestServer(app, host="127.0.0.1", handler_cancellation=True)
         await server.start_server()
         servers.append(server)
         return Upstream(f"http://127.0.0.1:{server.port}{path}", recorder, server)

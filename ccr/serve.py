@@ -14,6 +14,7 @@ from . import __version__
 from .app import create_app
 from .config import Config, config_path, default_config_text, load
 from .errors import ConfigError
+from .lifecycle import LIFECYCLE, Lifecycle, publish_service, withdraw_service
 from .logs import configure
 from .runtime import build_runtime
 
@@ -40,16 +41,19 @@ async def _run(app: web.Application, host: str, port: int, stop: asyncio.Event) 
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
         print(f"ccr {__version__} listening on http://{_url_host(host)}:{port}", flush=True)
+        publish_service(app, host, port)
         await stop.wait()
     finally:
         await runner.cleanup()
+        withdraw_service(app)
 
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def serve(config_file: str | None = None, host: str | None = None, port: int | None = None) -> int:
+def serve(config_file: str | None = None, host: str | None = None, port: int | None = None, *,
+          daemon: bool = False) -> int:
     path, created = prepare_config(config_file)
     try:
         config = load(path)
@@ -70,20 +74,24 @@ def serve(config_file: str | None = None, host: str | None = None, port: int | N
     if config.setup_mode:
         print(f"ccr: setup mode: no providers in {path}; /v1/messages will say how to add one", flush=True)
     app = create_app(config, runtime=runtime, config_path=path)
+    app[LIFECYCLE] = Lifecycle(daemon=daemon, config_file=str(path.resolve()))
     return _loop(app, config)
 
 
 def _loop(app: web.Application, config: Config) -> int:
+    lifecycle = app[LIFECYCLE]
+
     async def main() -> None:
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await _run(app, config.host, config.port, stop)
+            loop.add_signal_handler(sig, lifecycle.shutdown)
+        await _run(app, config.host, config.port, lifecycle.stop)
 
     try:
         asyncio.run(main())
     except OSError as exc:
         print(f"ccr: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    if lifecycle.relaunch_requested:
+        return lifecycle.finish(f"http://{_url_host(config.host)}:{config.port}")
     return 0

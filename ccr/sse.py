@@ -23,7 +23,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SSEEvent", "SSEDecoder", "aiter_events", "encode_event", "encode_comment", "dumps"]
+__all__ = ["SSEEvent", "SSEDecoder", "aiter_events", "encode_event", "encode_comment", "dumps",
+           "event_boundary"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -119,6 +120,20 @@ async def aiter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[SSEEv
     tail = decoder.close()
     if tail:
         yield tail
+
+
+_EVENT_ENDS = (b"\n\n", b"\r\r", b"\r\n\r\n", b"\n\r\n")
+
+
+def event_boundary(buffer: bytes | bytearray) -> int:
+    """The end of the last complete event in `buffer` (0 if none): the point up to which raw
+    bytes can be passed on without ever handing a client half an event."""
+    end = 0
+    for terminator in _EVENT_ENDS:
+        found = buffer.rfind(terminator)
+        if found >= 0:
+            end = max(end, found + len(terminator))
+    return end
 
 
 def dumps(data: Any) -> str:

@@ -33,7 +33,7 @@ from ccr.middlewares import REQUEST_ID
 from ccr.records import RequestRecord
 from ccr.router import Route, session_id_of
 from ccr.runtime import Runtime
-from ccr.sse import SSEDecoder, encode_event
+from ccr.sse import SSEDecoder, encode_event, event_boundary
 from ccr.stats import Stats
 from ccr.transformers import Chain, Context, Upstream
 from ccr.transformers.anthropic import FORWARDED_HEADERS
@@ -376,25 +376,29 @@ async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Stream
 
 
 async def _pipe_native_stream(ex: Exchange, body: Body) -> web.StreamResponse:
+    """Pass the provider's bytes on unchanged, but only whole events: if the provider fails
+    mid-event, the client gets a clean `error` event, never half an event followed by one."""
     response = await _start_stream(ex)
     decoder = SSEDecoder()
+    pending = bytearray()
     finished = False
     usage: dict[str, int] = {}
     try:
         async for chunk in body.chunks():
-            await response.write(chunk)
-            for event in decoder.feed(chunk):
-                if event.event in ("message_start", "message_delta"):
-                    data = json.loads(event.data)
-                    found = data.get("usage") or data.get("message", {}).get("usage") or {}
-                    usage.update({k: v for k, v in found.items() if isinstance(v, int)})
-                elif event.event in ("message_stop", "error"):
-                    finished = True
+            pending += chunk
+            end = event_boundary(pending)
+            if end:
+                await response.write(bytes(pending[:end]))
+                del pending[:end]
+            finished = _native_events(decoder.feed(chunk), usage) or finished
+        if _native_events(decoder.close(), usage) and pending.strip():
+            await response.write(bytes(pending) + b"\n\n")  # a final message_stop without its blank line
+            finished = True
         if not finished:
             raise UpstreamError(f"{ex.label}: the provider's stream ended before message_stop", status=502)
     except (CCRError, aiohttp.ClientError, TimeoutError) as exc:
         try:
-            await response.write(b"\n\n" + _error_event(ex, exc))
+            await response.write(_error_event(ex, exc))
         except ConnectionError:
             pass
     except ConnectionError:
@@ -403,6 +407,30 @@ async def _pipe_native_stream(ex: Exchange, body: Body) -> web.StreamResponse:
     _count(ex, usage)
     await _safe_eof(response)
     return response
+
+
+def _native_events(events: list[Any], usage: dict[str, int]) -> bool:
+    """Read usage from the events; True if one of them ends the stream."""
+    finished = False
+    for event in events:
+        if event.event in ("message_start", "message_delta"):
+            _native_usage(event.data, usage)
+        elif event.event in ("message_stop", "error"):
+            finished = True
+    return finished
+
+
+def _native_usage(data: str, usage: dict[str, int]) -> None:
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return
+    if not isinstance(parsed, dict):
+        return
+    message = parsed.get("message")
+    found = parsed.get("usage") or (message.get("usage") if isinstance(message, dict) else None) or {}
+    if isinstance(found, dict):
+        usage.update({k: v for k, v in found.items() if isinstance(v, int)})
 
 
 @routes.post("/v1/messages/count_tokens")

@@ -1,0 +1,139 @@
+"""Providers that speak Anthropic themselves (`use: ["anthropic"]`): ccr passes through."""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+import pytest
+from aiohttp import web
+
+from tests.conftest import make_config
+
+from .util import parse_sse, raw_post, stream_handler
+
+MESSAGE = {"id": "msg_up_1", "type": "message", "role": "assistant", "model": "claude-up",
+           "content": [{"type": "thinking", "thinking": "hm", "signature": "sig-real"},
+                       {"type": "text", "text": "Native hi"}],
+           "stop_reason": "end_turn", "stop_sequence": None,
+           "usage": {"input_tokens": 11, "output_tokens": 4, "cache_read_input_tokens": 3,
+                     "cache_creation_input_tokens": 0}}
+
+# Anthropic's own framing, with its odd-but-legal details kept (they must pass unchanged).
+NATIVE_STREAM = (
+    b'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_up_2","type":"message",'
+    b'"role":"assistant","model":"claude-up","content":[],"stop_reason":null,"stop_sequence":null,'
+    b'"usage":{"input_tokens":25,"output_tokens":1,"cache_read_input_tokens":5}}}\n\n'
+    b'event: ping\ndata: {"type": "ping"}\n\n'
+    b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Stre\xc3\xa4m"}}\n\n'
+    b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+    b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},'
+    b'"usage":{"output_tokens":7}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+)
+
+
+def native_provider(url: str, use: list, **extra):
+    return {"name": "claude", "api_base_url": url, "api_key": "sk-ant-upstream", "models": ["claude-up"],
+            "transformer": {"use": use}, **extra}
+
+
+async def start(fake_upstream, ccr_server, handler, use=("anthropic",), **extra):
+    up = await fake_upstream(handler, path="/v1/messages")
+    config = make_config([native_provider(up.url, list(use), **extra)], {"default": "claude,claude-up"})
+    return up, await ccr_server(config)
+
+
+HEADERS = {"anthropic-version": "2023-06-01", "anthropic-beta": "interleaved-thinking-2025-05-14",
+           "x-app": "cli", "User-Agent": "claude-cli/2.1.330 (external, sdk-cli)",
+           "X-Claude-Code-Session-Id": "sess-native", "x-api-key": "client-key"}
+BODY = {"model": "claude-sonnet-5", "max_tokens": 50, "system": [{"type": "text", "text": "sys",
+                                                                   "cache_control": {"type": "ephemeral"}}],
+        "thinking": {"type": "adaptive"}, "output_config": {"effort": "low"},
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+        "metadata": {"user_id": "{\"session_id\":\"sess-native\"}"},
+        "tools": [{"name": "T", "input_schema": {"type": "object"}, "defer_loading": True}],
+        "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "env"}]}
+
+
+@pytest.mark.parametrize("use", [["anthropic"], ["Anthropic"]])
+async def test_body_and_headers_pass_through(fake_upstream, ccr_server, use):
+    up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(MESSAGE), use)
+    status, headers, raw = await raw_post(ccr.url + "/v1/messages?beta=true", BODY, HEADERS)
+    assert status == 200, raw
+    assert json.loads(raw) == MESSAGE
+    assert up.recorder.last == {**BODY, "model": "claude-up"}  # only the model changed
+    sent = {k.lower(): v for k, v in up.recorder.headers[-1].items()}
+    for name in ("anthropic-version", "anthropic-beta", "x-app", "user-agent", "x-claude-code-session-id"):
+        assert sent[name] == HEADERS[next(h for h in HEADERS if h.lower() == name)]
+    assert sent["x-api-key"] == "sk-ant-upstream"
+    assert sent["authorization"] == "Bearer sk-ant-upstream"
+    assert "client-key" not in json.dumps(sent)
+
+
+async def test_use_bearer_option(fake_upstream, ccr_server):
+    up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(MESSAGE), [["Anthropic", {"UseBearer": True}]])
+    status, _, raw = await raw_post(ccr.url + "/v1/messages", BODY, HEADERS)
+    assert status == 200, raw
+    sent = {k.lower(): v for k, v in up.recorder.headers[-1].items()}
+    assert "x-api-key" not in sent and sent["authorization"] == "Bearer sk-ant-upstream"
+
+
+async def test_stream_bytes_pass_through_and_usage_is_read(fake_upstream, ccr_server):
+    up, ccr = await start(fake_upstream, ccr_server, stream_handler(NATIVE_STREAM, piece=9))
+    status, headers, raw = await raw_post(ccr.url + "/v1/messages", {**BODY, "stream": True}, HEADERS)
+    assert status == 200 and raw == NATIVE_STREAM
+    assert headers["x-ccr-route"].startswith("claude,claude-up")
+    # the usage ccr read on the way feeds the session's long-context rule
+    from ccr.keys import RUNTIME
+    assert ccr.app[RUNTIME].router.usage.last("sess-native") == 30
+
+
+async def test_native_with_sdk_both_modes(fake_upstream, ccr_server):
+    up, ccr = await start(fake_upstream, ccr_server, stream_handler(NATIVE_STREAM))
+    async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k") as client:
+        async with client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]) as s:
+            streamed = await s.get_final_message()
+        # client JSON, provider streams anyway: rebuilt into one message
+        whole = await client.messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    assert streamed.content[0].text == whole.content[0].text == "Streäm"
+    assert whole.usage.input_tokens == 25 and whole.usage.output_tokens == 7
+
+
+async def test_client_stream_provider_json(fake_upstream, ccr_server):
+    up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(MESSAGE))
+    async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k") as client:
+        async with client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]) as s:
+            message = await s.get_final_message()
+    assert [b.type for b in message.content] == ["thinking", "text"]
+    assert message.content[0].signature == "sig-real" and message.content[1].text == "Native hi"
+    assert message.usage.input_tokens == 11
+
+
+async def test_stream_cut_before_message_stop_ends_with_error(fake_upstream, ccr_server):
+    cut = NATIVE_STREAM[:NATIVE_STREAM.index(b"event: content_block_stop") + 45]  # mid-JSON
+    up, ccr = await start(fake_upstream, ccr_server, stream_handler(cut))
+    status, _, raw = await raw_post(ccr.url + "/v1/messages", {**BODY, "stream": True})
+    events = parse_sse(raw)  # every event, including the last, must be whole JSON
+    assert events[-1][0] == "error"
+    assert "claude,claude-up" in events[-1][1]["error"]["message"]
+    async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k", max_retries=0) as client:
+        with pytest.raises(anthropic.APIStatusError):
+            async with client.messages.stream(model="m", max_tokens=5,
+                                              messages=[{"role": "user", "content": "x"}]) as s:
+                await s.get_final_message()
+
+
+async def test_native_error_keeps_provider_message(fake_upstream, ccr_server):
+    error = {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: too large"}}
+    up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(error, 400))
+    status, _, raw = await raw_post(ccr.url + "/v1/messages", BODY)
+    body = json.loads(raw)
+    assert status == 400 and body["type"] == "error"
+    assert body["error"]["type"] == "invalid_request_error"
+    assert "max_tokens: too large" in body["error"]["message"] and "claude,claude-up" in body["error"]["message"]
+
+
+async def _json(body, status=200):
+    return web.json_response(body, status=status)

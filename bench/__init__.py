@@ -1,0 +1,1 @@
+"""ccr's benchmark: `python -m bench` (see run.py and docs/bench.md)."""

@@ -1,0 +1,200 @@
+"""Rounds -> one row per (case, target) -> the table, the targets, and the JSON results.
+
+Rounds of the same case are pooled: requests, events, wall time and CPU are summed, latencies
+merged before taking percentiles. Proxy figures are also given relative to the upstream alone
+measured in the same run (`% up`: requests/s as a share of the upstream's; `+p50`: added median
+latency in ms).
+
+CPU per event is the marginal cost: (CPU per stream - CPU per JSON request of the same size
+and concurrency) / events per stream, so it does not charge the request's fixed cost to its
+events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .counting import CountingResult
+from .loadgen import CaseRun
+
+__all__ = ["Row", "aggregate", "table", "targets", "to_json"]
+
+
+@dataclass
+class Row:
+    target: str
+    size: str
+    mode: str
+    concurrency: int
+    requests: int
+    errors: int
+    first_error: str | None
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    ttfb_ms: float
+    first_text_ms: float
+    events_per_s: float
+    events_per_req: float
+    cpu_per_req_ms: float | None
+    cpu_per_event_us: float | None
+    rss_mb: float | None
+    pct_upstream: float | None = None
+    added_p50_ms: float | None = None
+    added_first_text_ms: float | None = None
+
+    @property
+    def case(self) -> tuple[str, str, int]:
+        return self.size, self.mode, self.concurrency
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def aggregate(runs: list[CaseRun]) -> list[Row]:
+    groups: dict[tuple[str, str, str, int], list[CaseRun]] = {}
+    for run in runs:
+        groups.setdefault((run.target, run.size, run.mode, run.concurrency), []).append(run)
+    rows = []
+    for (target, size, mode, concurrency), group in groups.items():
+        samples = [s for r in group for s in r.samples]
+        errors = [e for r in group for e in r.errors]
+        ok = [s for s in samples if not s.problem]
+        wall = sum(r.wall for r in group) or float("nan")
+        events = sum(s.events for s in ok)
+        cpu = None if any(r.cpu is None for r in group) else sum(r.cpu or 0 for r in group)
+        rss = [r.rss_mb for r in group if r.rss_mb is not None]
+        rows.append(Row(
+            target, size, mode, concurrency, len(samples), len(errors), errors[0] if errors else None,
+            rps=len(ok) / wall, p50_ms=_pct([s.latency for s in ok], 0.5) * 1000,
+            p99_ms=_pct([s.latency for s in ok], 0.99) * 1000,
+            ttfb_ms=_pct([s.ttfb for s in ok], 0.5) * 1000,
+            first_text_ms=_pct([s.first_text for s in ok], 0.5) * 1000,
+            events_per_s=events / wall, events_per_req=events / len(ok) if ok else 0.0,
+            cpu_per_req_ms=cpu / len(samples) * 1000 if cpu is not None and samples else None,
+            cpu_per_event_us=None, rss_mb=max(rss) if rss else None))
+    _relate(rows)
+    return rows
+
+
+def _relate(rows: list[Row]) -> None:
+    by_key = {(r.target, *r.case): r for r in rows}
+    for row in rows:
+        if row.target == "upstream":
+            continue
+        up = by_key.get(("upstream", *row.case))
+        if up is not None and up.rps:
+            row.pct_upstream = 100 * row.rps / up.rps
+            row.added_p50_ms = row.p50_ms - up.p50_ms
+            row.added_first_text_ms = row.first_text_ms - up.first_text_ms
+        plain = by_key.get((row.target, row.size, "json", row.concurrency))
+        if (row.mode != "json" and plain is not None and row.cpu_per_req_ms is not None
+                and plain.cpu_per_req_ms is not None and row.events_per_req):
+            row.cpu_per_event_us = (row.cpu_per_req_ms - plain.cpu_per_req_ms) / row.events_per_req * 1000
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+_HEAD = ("size", "mode", "conc", "target", "req/s", "% up", "p50 ms", "+p50", "p99 ms", "ttfb",
+         "1st text", "+text", "events/s", "cpu/req ms", "cpu/ev µs", "RSS MB", "errors")
+
+
+def table(rows: list[Row]) -> str:
+    """A markdown table, one line per (case, target), upstream first within each case."""
+    order = {"upstream": 0, "ccr": 1}
+    rows = sorted(rows, key=lambda r: (r.size != "small", ["json", "stream", "paced"].index(r.mode)
+                                       if r.mode in ("json", "stream", "paced") else 9,
+                                       r.concurrency, order.get(r.target, 2)))
+    lines = ["| " + " | ".join(_HEAD) + " |", "|" + "|".join("---" for _ in _HEAD) + "|"]
+    for r in rows:
+        cells = (r.size, r.mode, str(r.concurrency), r.target, _f(r.rps, 0), _f(r.pct_upstream, 0),
+                 _f(r.p50_ms, 2), _f(r.added_p50_ms, 2), _f(r.p99_ms, 2), _f(r.ttfb_ms, 2),
+                 _f(r.first_text_ms, 2), _f(r.added_first_text_ms, 2), _f(r.events_per_s, 0),
+                 _f(r.cpu_per_req_ms, 2), _f(r.cpu_per_event_us, 1), _f(r.rss_mb, 0),
+                 str(r.errors) if not r.first_error else f"{r.errors}: {r.first_error[:60]}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+@dataclass
+class Check:
+    what: str
+    target: str
+    measured: str
+    ok: bool | None  # None: not measured in this run
+
+
+def _worst(rows: list[Row], attr: str, **match: Any) -> tuple[float, Row] | None:
+    found = [(getattr(r, attr), r) for r in rows
+             if all(getattr(r, k) == v for k, v in match.items()) and getattr(r, attr) is not None]
+    return max(found, key=lambda x: x[0]) if found else None
+
+
+def targets(rows: list[Row], memory: dict[str, float], counting: CountingResult | None,
+            target: str = "ccr") -> list[Check]:
+    """Issue 3's targets against what this run measured (worst case over concurrency)."""
+    ccr = [r for r in rows if r.target == target]
+    out: list[Check] = []
+
+    def limit(what: str, bound: float, unit: str, found: tuple[float, Row] | None, scale: float = 1) -> None:
+        if found is None:
+            out.append(Check(what, f"≤ {bound} {unit}", "not measured", None))
+            return
+        value, row = found
+        out.append(Check(what, f"≤ {bound} {unit}", f"{value * scale:.2f} {unit} (worst: conc {row.concurrency})",
+                         value * scale <= bound))
+
+    limit("CPU per Claude Code-sized JSON request", 1.5, "ms",
+          _worst(ccr, "cpu_per_req_ms", size="claude-code", mode="json"))
+    limit("CPU per Claude Code-sized 200-chunk stream", 3.5, "ms",
+          _worst(ccr, "cpu_per_req_ms", size="claude-code", mode="stream"))
+    limit("CPU per small JSON request", 0.6, "ms", _worst(ccr, "cpu_per_req_ms", size="small", mode="json"))
+    limit("CPU per streamed event (marginal, 200-chunk)", 10, "µs",
+          _worst(ccr, "cpu_per_event_us", mode="stream"))
+    limit("CPU per paced 100-event stream", 8, "ms", _worst(ccr, "cpu_per_req_ms", mode="paced"))
+    limit("added p50 latency at concurrency 1", 2, "ms", _worst(ccr, "added_p50_ms", concurrency=1))
+    limit("first text behind the upstream (conc 1, p50)", 1, "ms",
+          _worst([r for r in ccr if r.mode != "json"], "added_first_text_ms", concurrency=1))
+    paced = [r for r in ccr if r.mode == "paced" and r.concurrency == 64]
+    if paced and paced[0].pct_upstream is not None:
+        pct = min(r.pct_upstream or 0 for r in paced)
+        out.append(Check("64 paced streams at the upstream's rate", "≥ 95 % of upstream req/s",
+                         f"{pct:.1f} %", pct >= 95))
+    else:
+        out.append(Check("64 paced streams at the upstream's rate", "≥ 95 % of upstream req/s",
+                         "not measured", None))
+    for key, bound, what in (("idle", 80, "RSS idle"), ("peak", 150, "RSS peak (VmHWM, up to conc 256)")):
+        value = memory.get(key)
+        out.append(Check(what, f"≤ {bound} MB", f"{value:.0f} MB" if value else "not measured",
+                         None if value is None else value <= bound))
+    errors = sum(r.errors for r in ccr)
+    out.append(Check("errors and wrong bytes", "0", str(errors), errors == 0))
+    if counting is not None:
+        out.append(Check("routing per request (longContext on, CC body)", "≤ 0.5 ms",
+                         f"{counting.route_ms:.3f} ms", counting.route_ms <= 0.5))
+        out.append(Check("a new turn of a 100k-token conversation", "< 2 ms",
+                         f"{counting.new_turn_ms:.2f} ms", counting.new_turn_ms < 2))
+    return out
+
+
+def targets_table(checks: list[Check]) -> str:
+    lines = ["| target | limit | measured | met |", "|---|---|---|---|"]
+    for c in checks:
+        met = "n/a" if c.ok is None else ("yes" if c.ok else "**no**")
+        lines.append(f"| {c.what} | {c.target} | {c.measured} | {met} |")
+    return "\n".join(lines)
+
+
+def to_json(rows: list[Row], checks: list[Check], meta: dict[str, Any],
+            counting: CountingResult | None) -> dict[str, Any]:
+    return {"meta": meta, "rows": [asdict(r) for r in rows], "targets": [asdict(c) for c in checks],
+            "counting": asdict(counting) if counting else None}

@@ -18,6 +18,7 @@ from typing import Any
 
 from .config import Config, ProviderConfig, parse
 from .errors import ConfigError
+from .execution.settings import settings_problems
 from .keypool import KeyPool
 from .overrides import ProjectOverrides
 from .router import CustomRoute, Router, SessionUsage
@@ -96,6 +97,7 @@ def build_runtime(config: Config, *, counter: TokenCounter | None = None,
                 chains[(provider.name, model)] = build_chain(specs, registry)
             except ValueError as exc:
                 problems.append(str(exc))
+    problems.extend(settings_problems(config))  # the ClaudeCode section (execution API)
     custom = None
     try:
         custom = _custom_router(config)

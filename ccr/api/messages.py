@@ -28,6 +28,7 @@ from ccr.edge.events import StreamSummary, anthropic_events
 from ccr.edge.reply import to_message
 from ccr.edge.request import to_unified
 from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, upstream_error
+from ccr.execution.running import apply_task, count_task
 from ccr.keys import HTTP, RUNTIME
 from ccr.middlewares import REQUEST_ID
 from ccr.records import RequestRecord
@@ -95,6 +96,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     record = RequestRecord(request_id=request[REQUEST_ID], task_id=request.headers.get(TASK_HEADER))
     try:
         body = await read_body(request)
+        body = apply_task(request.app, record.task_id, body)  # execution API: task temperature/model
         record.stream = bool(body.get("stream"))
         session_id = session_id_of(body, request.headers.get("X-Claude-Code-Session-Id"))
         route = await runtime.router.route(body, session_id)
@@ -123,6 +125,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 def _finish(request: web.Request, record: RequestRecord) -> None:
     request.app[STATS].record(record)
+    count_task(request.app, record)  # execution API: tokens per Claude Code task
     fields = {k: v for k, v in (
         ("route", f"{record.provider},{record.model}" if record.provider else None),
         ("reason", record.route_reason or None), ("stream", record.stream), ("status", record.status),

@@ -1,0 +1,103 @@
+"""Tasks in flight: their live event feed, their cancel switch, and what ccr applies to the
+model requests their CLI makes.
+
+The runner tags each CLI's requests with `x-ccr-task: <task id>`. `/v1/messages` looks the task
+up here (see `apply_task` / `count_task`, called from ccr.api.messages) to apply the task's
+temperature and model, which the CLI has no flag for, and to count its tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from ccr.records import RequestRecord
+
+__all__ = ["RunningTask", "TaskRegistry", "RUNNING", "apply_task", "count_task"]
+
+Event = tuple[str, dict[str, Any]]
+_HISTORY = 2000  # events kept for a subscriber that arrives late
+
+
+@dataclass(eq=False)
+class RunningTask:
+    id: str
+    model: str | None = None
+    temperature: float | None = None
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    pid: int | None = None
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    history: list[Event] = field(default_factory=list)
+    closed: bool = False
+    _subscribers: set[asyncio.Queue[Event | None]] = field(default_factory=set)
+
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        event = (kind, data)
+        self.history.append(event)
+        if len(self.history) > _HISTORY:
+            del self.history[: len(self.history) - _HISTORY]
+        for queue in self._subscribers:
+            queue.put_nowait(event)
+
+    def close(self) -> None:
+        self.closed = True
+        for queue in self._subscribers:
+            queue.put_nowait(None)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Everything so far, then live events until the task ends."""
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        backlog = list(self.history)
+        self._subscribers.add(queue)
+        try:
+            for event in backlog:
+                yield event
+            if self.closed:
+                return
+            while (event := await queue.get()) is not None:
+                yield event
+        finally:
+            self._subscribers.discard(queue)
+
+    def ccr_usage(self) -> dict[str, int]:
+        return {"requests": self.requests, "input_tokens": self.input_tokens,
+                "output_tokens": self.output_tokens}
+
+
+class TaskRegistry(dict[str, RunningTask]):
+    """task id -> RunningTask, for tasks pending or running in this process."""
+
+
+RUNNING: web.AppKey[TaskRegistry] = web.AppKey("ccr_execution_running", TaskRegistry)
+
+
+def _task(app: web.Application, task_id: str | None) -> RunningTask | None:
+    registry = app.get(RUNNING)
+    return registry.get(task_id) if registry is not None and task_id else None
+
+
+def apply_task(app: web.Application, task_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    """The request body with the task's temperature and model; unchanged for other requests."""
+    task = _task(app, task_id)
+    if task is None:
+        return body
+    changes: dict[str, Any] = {}
+    if task.temperature is not None:
+        changes["temperature"] = task.temperature
+    if task.model:
+        changes["model"] = task.model
+    return {**body, **changes} if changes else body
+
+
+def count_task(app: web.Application, record: RequestRecord) -> None:
+    task = _task(app, record.task_id)
+    if task is not None:
+        task.requests += 1
+        task.input_tokens += record.input_tokens + record.cache_read_tokens
+        task.output_tokens += record.output_tokens

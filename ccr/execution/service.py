@@ -1,0 +1,264 @@
+"""The execution service: runs prompts through the CLI with limits, retries and a task store.
+
+    service = app[EXECUTION]
+    record = await service.create(run, kind="sync", request_id=rid)   # admitted, stored pending
+    result = await service.execute(record.id, run)                    # slot, attempts, result
+
+`submit` does the same in the background (async tasks). On start, the store's leftovers are
+settled (`TaskStore.recover`) and pending async tasks run; on shutdown running CLIs are
+killed but stay `running` in the store, so the next start reports them as interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from ccr.config import Config
+from ccr.errors import CCRError
+
+from .command import build_invocation, find_claude
+from .limits import Cancelled, Gate, RateLimiter
+from .options import RunRequest, parse_run
+from .outcome import build_result, retryable
+from .process import run_process
+from .running import RunningTask, TaskRegistry
+from .settings import ExecSettings, load_settings
+from .store import TaskRecord, TaskStore, now
+
+__all__ = ["ExecutionService", "failure"]
+
+log = structlog.get_logger("ccr.execution")
+Json = dict[str, Any]
+
+
+class ExecutionService:
+    def __init__(self, config: Config, registry: TaskRegistry) -> None:
+        self._config = config
+        self._settings = load_settings(config)
+        self.registry = registry
+        self.store = TaskStore(self._settings.store_path)
+        self.gate = Gate()
+        self.rate = RateLimiter()
+        self.self_url = _url(config.host, config.port)
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopping = False
+
+    # -- settings ---------------------------------------------------------------------------
+
+    def settings(self, config: Config) -> ExecSettings:
+        """The settings of the current config snapshot (re-read after a reload)."""
+        if config is not self._config:
+            self._settings, self._config = load_settings(config), config
+        return self._settings
+
+    def saw_request_on(self, sockname: Any) -> None:
+        """Remember the address this server really listens on: the CLI talks back to it."""
+        if isinstance(sockname, tuple) and len(sockname) >= 2:
+            host = sockname[0]
+            self.self_url = _url("::1" if ":" in host else "127.0.0.1", int(sockname[1]))
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        settings = self._settings
+        settings.workspace.mkdir(parents=True, exist_ok=True)
+        settings.config_dir.mkdir(parents=True, exist_ok=True)
+        await self.store.open()
+        interrupted, pending = await self.store.recover(settings.on_restart == "requeue")
+        if interrupted or pending:
+            log.info("task store recovered", interrupted=len(interrupted), resumed=len(pending))
+        for task_id in pending:
+            record = await self.store.get(task_id)
+            if record is None:
+                continue
+            try:
+                run = parse_run({"prompt": record.prompt, "options": record.options}, settings)
+            except CCRError as exc:  # the config changed under it (e.g. allowed roots)
+                await self._finish(record.id, "failed", failure(f"cannot resume: {exc.message}"))
+                continue
+            self.gate.waiting += 1  # resumed tasks skip admission: they were admitted before
+            self._spawn(record.id, run)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.store.close()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def admit(self, n: int, settings: ExecSettings) -> None:
+        """Rate limit and queue room for `n` runs, or RateLimitError (429)."""
+        self.gate.admit(n, settings)
+        try:
+            self.rate.take(n, settings.rate_limit_per_minute)
+        except CCRError:
+            self.gate.forget(n)
+            raise
+
+    async def create(self, run: RunRequest, *, kind: str, request_id: str) -> TaskRecord:
+        stamp = now()
+        record = TaskRecord(id=str(uuid.uuid4()), kind=kind, status="pending", prompt=run.prompt,
+                            options=run.raw_options, request_id=request_id, created_at=stamp,
+                            updated_at=stamp)
+        self.registry[record.id] = RunningTask(record.id, run.options.model, run.options.temperature)
+        try:
+            await self.store.insert(record)
+        except BaseException:
+            self.registry.pop(record.id, None)
+            raise
+        return record
+
+    def submit(self, record: TaskRecord, run: RunRequest) -> None:
+        self._spawn(record.id, run)
+
+    def _spawn(self, task_id: str, run: RunRequest) -> None:
+        self.registry.setdefault(task_id, RunningTask(task_id, run.options.model, run.options.temperature))
+        task = asyncio.create_task(self._run_background(task_id, run), name=f"ccr-task-{task_id}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run_background(self, task_id: str, run: RunRequest) -> None:
+        try:
+            await self.execute(task_id, run, stream_json=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # keep the process alive; the task itself records the failure
+            log.exception("async task failed", task_id=task_id)
+
+    async def cancel(self, task_id: str) -> bool:
+        """Ask a pending or running task to stop; False if it is not in flight here."""
+        task = self.registry.get(task_id)
+        if task is None:
+            return False
+        task.cancel.set()
+        await self.gate.wake()
+        return True
+
+    async def execute(self, task_id: str, run: RunRequest, *, stream_json: bool | None = None) -> Json:
+        """Wait for a slot, run with retries, store and return the result object."""
+        task = self.registry.setdefault(task_id, RunningTask(task_id, run.options.model, run.options.temperature))
+        settings = self._settings
+        try:
+            try:
+                async with self.gate.slot(settings, task.cancel):
+                    result = await self._attempts(task, run, settings,
+                                                  run.options.format == "stream-json" if stream_json is None
+                                                  else stream_json)
+            except Cancelled:
+                result = failure("cancelled", status="cancelled")
+            status = ("completed" if result["success"] else
+                      "cancelled" if result["status"] == "cancelled" else "failed")
+            await self._finish(task_id, status, result, attempts=result.get("attempts", 0))
+            return result
+        except asyncio.CancelledError:
+            if not self._stopping:  # the client went away: record it; at shutdown, leave it running
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._finish(task_id, "cancelled",
+                                                      failure("the client disconnected", status="cancelled")))
+            raise
+        finally:
+            task.close()
+            self.registry.pop(task_id, None)
+
+    async def _finish(self, task_id: str, status: str, result: Json, attempts: int = 0) -> None:
+        task = self.registry.get(task_id)
+        stamp = now()
+        await self.store.update(task_id, status=status, result=result, error=result.get("error") or None,
+                                completed_at=stamp, updated_at=stamp, attempts=attempts)
+        if task is not None:
+            task.publish("status", {"task_id": task_id, "status": status})
+            task.publish("result", {"task_id": task_id, "status": status, "result": result})
+        log.info("task finished", task_id=task_id, status=status, attempts=attempts)
+
+    async def _attempts(self, task: RunningTask, run: RunRequest, settings: ExecSettings,
+                        stream_json: bool) -> Json:
+        claude = find_claude(settings)
+        if claude is None:
+            return failure("the Claude Code CLI was not found: set CLAUDE_PATH in the config or the "
+                            "environment, or put `claude` on PATH")
+        context = None
+        if run.options.context_file is not None:
+            try:
+                context = await asyncio.to_thread(run.options.context_file.read_bytes)
+            except OSError as exc:
+                return failure(f"cannot read context_file: {exc.strerror}")
+        await self.store.update(task.id, status="running", started_at=now())
+        task.publish("status", {"task_id": task.id, "status": "running"})
+        config = self._config
+        base_url = settings.base_url or self.self_url
+        token = (settings.api_key or "none") if settings.base_url else (config.apikey or "ccr-local")
+        inv = build_invocation(claude, run.prompt, run.options, settings, base_url=base_url, token=token,
+                               task_id=task.id, stream_json=stream_json, context=context)
+        attempt, result = 0, failure("not run")
+        while True:
+            attempt += 1
+            result = await self._attempt(task, inv, run, settings, attempt)
+            if (result["success"] or attempt > run.options.max_retries or task.cancel.is_set()
+                    or not result.pop("_retryable")):
+                break
+            delay = min(settings.retry_backoff_max, settings.retry_backoff * 2 ** (attempt - 1))
+            task.publish("retry", {"task_id": task.id, "attempt": attempt, "delay": delay,
+                                   "error": result["error"]})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(task.cancel.wait(), delay)
+        result.pop("_retryable", None)
+        if settings.through_ccr:
+            result["ccr_usage"] = task.ccr_usage()
+        if result["success"] and run.options.output_file is not None:
+            result.update(await _write_output(run.options.output_file, result["output"]))
+        return result
+
+    async def _attempt(self, task: RunningTask, inv: Any, run: RunRequest, settings: ExecSettings,
+                       attempt: int) -> Json:
+        started = time.monotonic()
+
+        def on_start(pid: int) -> None:
+            task.pid = pid
+            task.publish("start", {"task_id": task.id, "attempt": attempt, "pid": pid})
+
+        def on_line(line: str) -> None:
+            task.publish("output", {"task_id": task.id, "line": line})
+
+        proc = await run_process(inv, timeout=run.options.timeout, grace=settings.kill_grace,
+                                 cancel=task.cancel, on_start=on_start, on_line=on_line)
+        result = build_result(proc, command=inv.display(), elapsed=time.monotonic() - started,
+                              fmt=run.options.format, timeout=run.options.timeout, attempts=attempt)
+        result["pid"] = proc.pid
+        result["_retryable"] = retryable(proc, result)
+        return result
+
+
+def _url(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "", "localhost"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def failure(error: str, *, status: str = "error") -> Json:
+    return {"status": status, "output": "", "error": error, "return_code": None,
+            "execution_time": 0.0, "command": "", "success": False, "attempts": 0}
+
+
+async def _write_output(path: Path, text: str) -> Json:
+    try:
+        await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+    except OSError as exc:
+        return {"success": False, "status": "error",
+                "error": f"the run succeeded but output_file could not be written: {exc.strerror}"}
+    return {"output_file": str(path)}
+
+
+def replace_options(run: RunRequest, **changes: Any) -> RunRequest:
+    return replace(run, options=replace(run.options, **changes))

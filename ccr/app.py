@@ -38,22 +38,7 @@ async def root(request: web.Request) -> web.Response:
     return web.json_response({"message": "ccr: Anthropic API router", "version": __version__})
 
 
-@routes.get("/health")
-async def health(request: web.Request) -> web.Response:
-    state = request.app[STATE]
-    return web.json_response({
-        "status": "ok",
-        "version": __version__,
-        "uptime_seconds": round(state.uptime, 3),
-        "timestamp": _iso_now(),
-        "providers": len(request.app[RUNTIME].config.providers),
-    })
-
-
-def _iso_now() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+# GET /health and /version live with the other status endpoints in ccr.api.admin.
 
 
 def create_app(config: Config, *, runtime: Runtime | None = None,

@@ -15,7 +15,7 @@ from .app import create_app
 from .config import Config, config_path, default_config_text, load
 from .errors import ConfigError
 from .lifecycle import LIFECYCLE, Lifecycle, publish_service, withdraw_service
-from .logs import configure
+from .logs import LOGGING, Logging
 from .runtime import build_runtime
 
 __all__ = ["prepare_config", "serve", "SHUTDOWN_GRACE"]
@@ -68,13 +68,15 @@ def serve(config_file: str | None = None, host: str | None = None, port: int | N
     except ConfigError as exc:
         print(f"ccr: {exc.message}", file=sys.stderr)
         return 2
-    configure(config.log_level)
+    logging_ = Logging(stream=sys.stderr)  # files in $CCR_HOME/logs unless LOG is false
+    logging_.apply(config)
     if created:
         print(f"ccr: wrote a default config to {path}; add a provider to start routing", flush=True)
     if config.setup_mode:
         print(f"ccr: setup mode: no providers in {path}; /v1/messages will say how to add one", flush=True)
     app = create_app(config, runtime=runtime, config_path=path)
     app[LIFECYCLE] = Lifecycle(daemon=daemon, config_file=str(path.resolve()))
+    app[LOGGING] = logging_
     return _loop(app, config)
 
 
@@ -92,6 +94,8 @@ def _loop(app: web.Application, config: Config) -> int:
     except OSError as exc:
         print(f"ccr: cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
+    finally:
+        app[LOGGING].close()  # flush the log files (before a daemon re-executes itself)
     if lifecycle.relaunch_requested:
         return lifecycle.finish(f"http://{_url_host(config.host)}:{config.port}")
     return 0

@@ -1,9 +1,24 @@
-"""Per provider and model counters since start: requests, errors, tokens, latency percentiles."""
+"""Per provider and model counters since start: requests, errors, tokens, latency percentiles.
+
+`GET /api/stats` answers `Stats.report()`:
+
+    {"since": "2025-09-14T16:43:10.415Z", "uptime_seconds": 12.5,
+     "total": {"requests": 3, "errors": 1, "input_tokens": 120, "output_tokens": 40},
+     "models": [{"provider": "deepseek", "model": "deepseek-chat", "requests": 3,
+                 "errors": {"502": 1}, "input_tokens": 120, "output_tokens": 40,
+                 "cache_read_tokens": 0, "latency_ms": {"p50": 812.0, "p99": 1500.2},
+                 "ttfb_ms": {"p50": 210.4, "p99": 300.0}}]}
+
+Percentiles cover the last 2000 requests of each provider and model. A restart that applies a
+new config keeps the counters (they belong to the process, not to the config).
+"""
 
 from __future__ import annotations
 
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from .records import RequestRecord
@@ -35,6 +50,8 @@ class _Bucket:
 class Stats:
     def __init__(self) -> None:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self.started = time.time()
+        self._started_monotonic = time.monotonic()
 
     def record(self, rec: RequestRecord) -> None:
         bucket = self._buckets.setdefault((rec.provider or "-", rec.model or "-"), _Bucket())
@@ -61,3 +78,18 @@ class Stats:
                 "ttfb_ms": {"p50": _percentile(ttfb, 0.5), "p99": _percentile(ttfb, 0.99)},
             })
         return rows
+
+    def report(self) -> dict[str, Any]:
+        rows = self.snapshot()
+        return {
+            "since": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "uptime_seconds": round(time.monotonic() - self._started_monotonic, 3),
+            "total": {
+                "requests": sum(r["requests"] for r in rows),
+                "errors": sum(sum(r["errors"].values()) for r in rows),
+                "input_tokens": sum(r["input_tokens"] for r in rows),
+                "output_tokens": sum(r["output_tokens"] for r in rows),
+            },
+            "models": rows,
+        }

@@ -16,6 +16,7 @@ upstream status, and never carry a traceback, a file path of ours, or a key.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "error_body",
     "error_type_for_status",
     "upstream_error",
+    "redact",
 ]
 
 # Anthropic's error type for each status it documents.
@@ -155,6 +157,14 @@ def _provider_message(text: str) -> str:
     return text[:2000]
 
 
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Blank out any of `secrets` in `text` (providers sometimes quote the key they refused)."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
 def upstream_error(provider: str, model: str, status: int, body_text: str,
                    retry_after: str | None = None) -> UpstreamError:
     """Map a provider's error response to ours, keeping the provider's own message."""
@@ -172,6 +182,8 @@ def upstream_error(provider: str, model: str, status: int, body_text: str,
         ours = 529
     elif status == 504 or status == 408:
         ours = 504
+    elif status == 500:
+        ours = 500
     else:
         ours = 502 if status >= 500 else 400
     return UpstreamError(message, status=ours, upstream_status=status,

@@ -27,7 +27,7 @@ from ccr.edge.assemble import accumulate, message_events
 from ccr.edge.events import StreamSummary, anthropic_events
 from ccr.edge.reply import to_message
 from ccr.edge.request import to_unified
-from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, upstream_error
+from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, redact, upstream_error
 from ccr.execution.running import apply_task, count_task
 from ccr.keys import HTTP, RUNTIME
 from ccr.middlewares import REQUEST_ID
@@ -94,6 +94,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     started = time.monotonic()
     runtime = request.app[RUNTIME]  # this snapshot serves the whole request, reload or not
     record = RequestRecord(request_id=request[REQUEST_ID], task_id=request.headers.get(TASK_HEADER))
+    secrets: tuple[str, ...] = ()
     try:
         body = await read_body(request)
         body = apply_task(request.app, record.task_id, body)  # execution API: task temperature/model
@@ -101,6 +102,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         session_id = session_id_of(body, request.headers.get("X-Claude-Code-Session-Id"))
         route = await runtime.router.route(body, session_id)
         record.provider, record.model, record.route_reason = route.provider.name, route.model, route.reason
+        secrets = route.provider.api_keys
         chain = runtime.chain(route.provider, route.model)
         key = runtime.keys(route.provider).next()
         ctx = Context(provider=route.provider, model=route.model, request=body, api_key=key,
@@ -113,6 +115,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
             runtime.router.usage.record(session_id, record.input_tokens + record.cache_read_tokens)
         return response
     except CCRError as exc:
+        exc.message = redact(exc.message, secrets)
+        exc.args = (exc.message,)
         record.status, record.error = exc.status, exc.message
         raise
     except asyncio.CancelledError:
@@ -279,22 +283,30 @@ def _count(ex: Exchange, usage: Any) -> None:
 
 
 class _Writer:
-    """Collects encoded events and writes them in one go when the source is about to wait."""
+    """Collects encoded events and writes them in one go when the source is about to wait.
+
+    The response is prepared with the first event, so a provider that fails before sending
+    anything still gets the client a real HTTP error status (which Claude Code retries on).
+    """
 
     def __init__(self, ex: Exchange, response: web.StreamResponse) -> None:
         self.ex, self.response, self.buffer = ex, response, bytearray()
 
     async def flush(self) -> None:
-        if self.buffer:
+        if self.buffer and self.response.prepared:
             data = bytes(self.buffer)
             self.buffer.clear()
             await self.response.write(data)
 
 
-async def _start_stream(ex: Exchange) -> web.StreamResponse:
-    response = web.StreamResponse(status=200, headers={
+def _stream_response(ex: Exchange) -> web.StreamResponse:
+    return web.StreamResponse(status=200, headers={
         "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
         "Connection": "keep-alive", "X-Accel-Buffering": "no", **_headers(ex)})
+
+
+async def _start_stream(ex: Exchange) -> web.StreamResponse:
+    response = _stream_response(ex)
     await response.prepare(ex.request)
     return response
 
@@ -306,29 +318,41 @@ def _error_event(ex: Exchange, exc: BaseException) -> bytes:
         body = {"type": "error", "error": {"type": "timeout_error", "message":
                 f"{ex.label}: the provider sent nothing for API_TIMEOUT_MS="
                 f"{ex.runtime.config.api_timeout_ms} ms in the middle of the stream"}}
-    else:
+    elif isinstance(exc, aiohttp.ClientError):
         body = {"type": "error", "error": {"type": "api_error", "message":
                 f"{ex.label}: the provider's stream failed: {type(exc).__name__}"}}
-    ex.record.status = 502
+    else:  # a bug of ours: the details go to the log, not to the client
+        body = {"type": "error", "error": {"type": "api_error", "message":
+                f"{ex.label}: internal error in ccr while streaming (request id "
+                f"{ex.record.request_id}); the details are in the ccr log"}}
+    body["error"]["message"] = redact(body["error"]["message"], ex.route.provider.api_keys)
+    ex.record.status = 502 if isinstance(exc, CCRError | TimeoutError | aiohttp.ClientError) else 500
     ex.record.error = body["error"]["message"]
     return encode_event("error", body)
 
 
 async def _write_events(ex: Exchange, events: Any, summary: StreamSummary) -> web.StreamResponse:
-    response = await _start_stream(ex)
+    response = _stream_response(ex)
     writer = _Writer(ex, response)
     try:
         async for kind, data in events(writer.flush):
+            if not response.prepared:
+                await response.prepare(ex.request)
             writer.buffer += encode_event(kind, data)
             summary.events += 1
         await writer.flush()
-    except (CCRError, aiohttp.ClientError, TimeoutError) as exc:  # the provider's side failed
-        ex.ctx.log.warning("stream failed", error=str(exc))
-        writer.buffer += _error_event(ex, exc)
-        await _safe_flush(writer)
     except ConnectionError:  # our client went away while we wrote
         ex.record.status, ex.record.error = 499, "client closed the connection"
         return response
+    except Exception as exc:
+        if not response.prepared:
+            raise  # nothing sent yet: an HTTP error (mapped by _proxy and the middleware)
+        if isinstance(exc, CCRError | aiohttp.ClientError | TimeoutError):  # the provider's side failed
+            ex.ctx.log.warning("stream failed", error=str(exc))
+        else:
+            ex.ctx.log.exception("stream failed inside ccr")
+        writer.buffer += _error_event(ex, exc)
+        await _safe_flush(writer)
     _count(ex, summary.usage)
     await _safe_eof(response)
     return response

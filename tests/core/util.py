@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat import completion_create_params as params
 
@@ -103,7 +104,7 @@ async def raw_post(url: str, body: Json, headers: Mapping[str, str] | None = Non
                    ) -> tuple[int, dict[str, str], bytes]:
     async with aiohttp.ClientSession() as session:
         async with session.post(url, json=body, headers=dict(headers or {})) as resp:
-            return resp.status, dict(resp.headers), await resp.read()
+            return resp.status, CIMultiDict(resp.headers), await resp.read()
 
 
 def parse_sse(raw: bytes) -> list[tuple[str, Json]]:

@@ -1,0 +1,187 @@
+// Boot, tabs, the header's Save buttons, notices and the login form.
+
+import * as api from "./api.js";
+import { CataloguePanel } from "./catalogue.js";
+import { h, mount } from "./dom.js";
+import { LogsPanel } from "./logs.js";
+import { ProvidersPanel } from "./providers.js";
+import { RawPanel } from "./raw.js";
+import { RouterPanel } from "./routes.js";
+import { SettingsPanel } from "./settings.js";
+import { StatsPanel } from "./stats.js";
+import { Store } from "./store.js";
+
+const $ = (id) => document.getElementById(id);
+const HEALTH_POLLS = 40;
+const HEALTH_POLL_MS = 250;
+
+/** Errors stay until dismissed (they list every problem); information fades. */
+class Notices {
+  constructor(root) { this.root = root; }
+
+  error(title, problems = []) {
+    this.show(h("div", { class: "notice error", role: "alert" },
+      h("div", {}, h("strong", {}, title),
+        problems.length ? h("ul", { class: "problems" }, problems.map((p) => h("li", {}, p))) : null),
+      h("button", { type: "button", class: "ghost small", "aria-label": "Dismiss", onclick: () => this.clear() }, "✕")));
+  }
+
+  info(message) {
+    const note = h("div", { class: "notice ok", role: "status" }, h("span", {}, message),
+      h("button", { type: "button", class: "ghost small", "aria-label": "Dismiss", onclick: () => this.clear() }, "✕"));
+    this.show(note);
+    setTimeout(() => note.remove(), 8000);
+  }
+
+  show(node) { mount(this.root, node); }
+
+  clear() { this.root.replaceChildren(); }
+}
+
+const store = new Store();
+const notify = new Notices($("notice"));
+const catalogue = new CataloguePanel($("tab-transformers"), store, notify);
+const panels = {
+  providers: new ProvidersPanel($("tab-providers"), store, notify),
+  router: new RouterPanel($("tab-router"), store),
+  settings: new SettingsPanel($("tab-settings"), store),
+  transformers: catalogue,
+  logs: new LogsPanel($("tab-logs"), notify),
+  stats: new StatsPanel($("tab-stats")),
+  json: new RawPanel($("tab-json"), store, notify),
+};
+const CONFIG_PANELS = ["providers", "router", "settings", "transformers", "json"];
+let current = null;
+
+store.addEventListener("reload", () => CONFIG_PANELS.forEach((name) => panels[name].render()));
+store.addEventListener("edit", () => {
+  $("dirty").hidden = !store.dirty;
+  $("save").disabled = !store.dirty;
+});
+
+function showTab(name) {
+  if (!(name in panels)) name = "providers";
+  if (current === "json" && name !== "json" && panels.json.pending && !panels.json.apply()) {
+    history.replaceState(null, "", "#json");
+    return;
+  }
+  if (current && current !== name) panels[current].hidden?.();
+  for (const tab of document.querySelectorAll("[data-tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+  }
+  for (const [key] of Object.entries(panels)) $(`tab-${key}`).hidden = key !== name;
+  const changed = current !== name;
+  current = name;
+  if (changed && name === "json") panels.json.render();
+  if (changed) panels[name].shown?.();
+}
+
+async function save({ restart = false } = {}) {
+  if (current === "json" && !panels.json.apply()) return;
+  const buttons = [$("save"), $("save-restart")];
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    if (store.dirty || !restart) {
+      const result = await api.saveConfig(store.config);
+      store.markSaved();
+      if (!restart) notify.info(`${result?.message ?? "Config saved"}. Restart to apply it.`);
+    }
+    if (restart) await restartServer();
+  } catch (error) {
+    if (error.status === 401) return;
+    const problems = error.problems;
+    const title = error.status === 400 ? "The config was not saved" : `${restart ? "Save and restart" : "Save"} failed`;
+    notify.error(title, problems.length ? problems : [error.message]);
+  } finally {
+    $("save").disabled = !store.dirty;
+    $("save-restart").disabled = false;
+  }
+}
+
+async function restartServer() {
+  const cfg = store.config;
+  // The new APIKEY takes effect with the restart; keep this browser signed in when we know it.
+  const key = typeof cfg.APIKEY === "string" ? cfg.APIKEY.trim() : "";
+  const result = await api.restart();
+  if (!key) api.apiKey.set("");
+  else if (!key.startsWith("$")) api.apiKey.set(key);
+  const moved = result?.address;
+  if (moved && result?.restart === "process") {
+    notify.info(`${result.message ?? "Restarting"}. ccr moves to ${moved}: open ${moved}/ui/ there.`);
+    return;
+  }
+  if (moved && result?.restart === "manual") {
+    notify.info(`${result.message}.`);
+    return;
+  }
+  notify.info(`${result?.message ?? "Restart initiated"}…`);
+  for (let i = 0; i < HEALTH_POLLS; i += 1) {
+    try { await api.health(); break; } catch { await new Promise((r) => setTimeout(r, HEALTH_POLL_MS)); }
+  }
+  await reload();
+  notify.info("Restarted: the saved config is in use.");
+}
+
+async function reload() {
+  const config = await api.getConfig();
+  store.load(config && typeof config === "object" && !Array.isArray(config) ? config : {});
+  updateStatus();
+}
+
+async function updateStatus() {
+  try {
+    const health = await api.health();
+    $("version").textContent = health?.version ? `v${health.version}` : "";
+    $("health").className = "health ok";
+    $("health").title = `Running · ${health?.providers ?? "?"} providers`;
+  } catch {
+    $("health").className = "health down";
+    $("health").title = "ccr is not answering";
+  }
+}
+
+function showLogin(message) {
+  $("app").hidden = true;
+  $("login").hidden = false;
+  $("logout").hidden = true;
+  $("login-error").textContent = message;
+  $("login-key").value = "";
+  $("login-key").focus();
+}
+
+async function boot() {
+  $("fatal").hidden = true;
+  try {
+    await reload();
+  } catch (error) {
+    if (error.status === 401) return; // the login form is already showing
+    $("app").hidden = true;
+    $("fatal").hidden = false;
+    $("fatal").textContent = `Could not load the config: ${error.message}`;
+    return;
+  }
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("logout").hidden = !api.apiKey.get();
+  showTab(window.location.hash.slice(1));
+  await catalogue.load();
+  catalogue.render();
+}
+
+window.addEventListener("ccr:unauthorized", () => {
+  const hadKey = Boolean(api.apiKey.get());
+  api.apiKey.set("");
+  showLogin(hadKey ? "Invalid API key." : "");
+});
+window.addEventListener("hashchange", () => showTab(window.location.hash.slice(1)));
+window.addEventListener("beforeunload", (event) => { if (store.config && store.dirty) event.preventDefault(); });
+$("save").addEventListener("click", () => save());
+$("save-restart").addEventListener("click", () => save({ restart: true }));
+$("logout").addEventListener("click", () => { api.apiKey.set(""); showLogin(""); });
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  api.apiKey.set($("login-key").value.trim());
+  boot();
+});
+
+boot();

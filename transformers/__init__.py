@@ -12,7 +12,25 @@ from typing import Any
 
 from .anthropic import Anthropic
 from .base import Chain, Context, Json, Transformer, Upstream
+from .cerebras import Cerebras
+from .cleancache import CleanCache
+from .customparams import CustomParams
+from .deepseek import DeepSeek
+from .enhancetool import EnhanceTool
+from .forcereasoning import ForceReasoning
+from .gemini import Gemini
+from .groq import Groq
+from .maxcompletiontokens import MaxCompletionTokens
+from .maxtoken import MaxToken
 from .openai import OpenAI
+from .openai_responses import OpenAIResponses
+from .openrouter import OpenRouter
+from .reasoning import Reasoning
+from .sampling import Sampling
+from .streamoptions import StreamOptions
+from .tooluse import ToolUse
+from .vercel import Vercel
+from .vertex import VertexClaude, VertexGemini
 
 __all__ = [
     "Transformer", "Upstream", "Context", "Chain", "Json",
@@ -20,7 +38,11 @@ __all__ = [
 ]
 
 #: Every built-in transformer, in the order GET /api/transformers lists them.
-BUILTIN: tuple[type[Transformer], ...] = (Anthropic, OpenAI)
+BUILTIN: tuple[type[Transformer], ...] = (
+    Anthropic, Gemini, VertexGemini, VertexClaude, DeepSeek, ToolUse, OpenRouter, OpenAI,
+    MaxToken, Groq, CleanCache, EnhanceTool, Reasoning, Sampling, MaxCompletionTokens, Cerebras,
+    StreamOptions, CustomParams, Vercel, OpenAIResponses, ForceReasoning,
+)
 
 
 @dataclass(frozen=True, slots=True)

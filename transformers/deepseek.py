@@ -1,0 +1,62 @@
+"""`deepseek`: DeepSeek's chat API (an adjuster on top of the `openai` dialect).
+
+- max_tokens is capped at what the model accepts (deepseek-chat 8192, deepseek-reasoner 65536;
+  option `max_tokens` sets another cap);
+- thinking requested by the client turns on DeepSeek's thinking mode (`thinking: enabled`);
+- in thinking mode DeepSeek rejects an assistant turn with tool calls that lacks
+  `reasoning_content` ("Missing reasoning_content field", claude-code-router #1050). The
+  edge turns `reasoning_content` into a signed thinking block and the openai dialect sends it
+  back to the same provider; when the client dropped that block, an empty field is sent so the
+  tool loop still goes on.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ccr.edge.common import signature_field
+
+from ._options import optional_positive_int
+from .base import Context, Json, Transformer, Upstream
+
+__all__ = ["DeepSeek"]
+
+_LIMITS = {"deepseek-reasoner": 65536}
+_DEFAULT_LIMIT = 8192
+
+
+class DeepSeek(Transformer):
+    name: ClassVar[str] = "deepseek"
+    options_schema: ClassVar[Json | None] = {
+        "type": "object",
+        "properties": {"max_tokens": {"type": "integer", "minimum": 1,
+                                      "description": "cap (default: 8192, deepseek-reasoner 65536)"}},
+    }
+
+    def __init__(self, *, max_tokens: int | None = None) -> None:
+        self.max_tokens = optional_positive_int("max_tokens", max_tokens)
+
+    async def request(self, up: Upstream, ctx: Context) -> Upstream:
+        body = dict(up.body)
+        model = str(body.get("model", ""))
+        cap = self.max_tokens or _LIMITS.get(model.lower(), _DEFAULT_LIMIT)
+        if not isinstance(body.get("max_tokens"), int) or body["max_tokens"] > cap:
+            body["max_tokens"] = cap
+        reasoning = body.get("reasoning")
+        thinking_mode = "reasoner" in model.lower()
+        if isinstance(reasoning, dict) and reasoning.get("enabled") is True and not thinking_mode:
+            body["thinking"] = {"type": "enabled"}
+            thinking_mode = True
+        if thinking_mode:
+            body["messages"] = [self._with_reasoning(m, ctx) for m in body.get("messages") or ()]
+        return Upstream(up.url, body, up.headers)
+
+    @staticmethod
+    def _with_reasoning(message: Json, ctx: Context) -> Json:
+        if message.get("role") != "assistant" or not message.get("tool_calls"):
+            return message
+        thinking = message.get("thinking")
+        if isinstance(thinking, dict) and thinking.get("content") and \
+                signature_field(thinking.get("signature"), ctx.provider.name):
+            return message  # the openai dialect sends it back as reasoning_content
+        return {**message, "thinking": None, "reasoning_content": ""}

@@ -22,6 +22,7 @@ from .commands import code, model, service, ui
 from .commands.common import CLIError
 from .daemon import DaemonError
 from .errors import ConfigError
+from .execution.cli import add_workflow_command
 
 __all__ = ["main"]
 
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     code.register(commands)
     model.register(commands)
     ui.register(commands)
+    add_workflow_command(commands)  # ccr workflow run FILE.yaml (ccr/execution/cli.py)
     return parser
 
 

@@ -254,7 +254,7 @@ async def run_workflow(request: web.Request) -> web.StreamResponse:
         return web.json_response({**answer, "request_id": request_id})
     async with sse_response(request, sep="\n", allow_all_methods=True) as sse:
         async def on_step(entry: Json) -> None:
-            await sse.send(json.dumps(entry), event="step")
+            await sse.send(json.dumps({**entry, "total_steps": len(steps)}), event="step")
 
         answer = await _run_workflow(service, steps, request_id, on_step)
         await sse.send(json.dumps({**answer, "request_id": request_id}), event="workflow")

@@ -1,0 +1,137 @@
+"""Helpers for the transformer tests: fake providers speaking each wire format, ccr in front.
+
+    pair = await setup(fake_upstream, ccr_server, handler, use=["gemini"], model="gemini-2.5-pro",
+                       path="/v1beta/models/")
+    async with pair.client() as client: ...        # the official anthropic SDK, pointed at ccr
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+from aiohttp import web
+
+from tests.conftest import CCR, Upstream, make_config, openai_provider
+
+Json = dict[str, Any]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def data_sse(*events: Json, done: bool = False) -> bytes:
+    """`data: {...}` frames (OpenAI chat completions, Gemini with alt=sse, OpenRouter)."""
+    out = b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events)
+    return out + (b"data: [DONE]\n\n" if done else b"")
+
+
+def typed_sse(*events: Json) -> bytes:
+    """`event: <type>` + `data:` frames (OpenAI Responses API, Anthropic)."""
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+def streaming(payload: bytes | Callable[[Json], bytes], piece: int = 7) -> Handler:
+    """Serve an SSE body cut into `piece`-byte writes; a callable gets the request body."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        data = payload(await request.json()) if callable(payload) else payload
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        for start in range(0, len(data), piece):
+            await response.write(data[start:start + piece])
+        await response.write_eof()
+        return response
+    return handler
+
+
+def replying(body: Json | Callable[[Json], Json], status: int = 200) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        data = body(await request.json()) if callable(body) else body
+        return web.json_response(data, status=status)
+    return handler
+
+
+def chat(content: str | None = "Hello", *, tool_calls: list[Json] | None = None,
+         finish: str = "stop", usage: Json | None = None, **extra: Any) -> Json:
+    message: Json = {"role": "assistant", "content": content, **extra}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": usage or {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}}
+
+
+def chunk(delta: Json | None = None, finish: str | None = None, **extra: Any) -> Json:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}], **extra}
+
+
+def call(index: int, id: str | None = None, name: str | None = None, arguments: str = "") -> Json:
+    out: Json = {"index": index, "function": {"arguments": arguments}}
+    if id:
+        out["id"], out["type"] = id, "function"
+    if name:
+        out["function"]["name"] = name
+    return out
+
+
+@dataclass
+class Pair:
+    up: Upstream
+    ccr: CCR
+    model: str
+
+    @property
+    def sent(self) -> Json:
+        return self.up.recorder.last
+
+    def client(self) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(base_url=self.ccr.url, api_key="client-key", max_retries=0)
+
+
+async def setup(fake_upstream: Any, ccr_server: Any, handler: Handler, *, use: list[Any] | None = None,
+                model: str = "m", path: str = "/v1/chat/completions", name: str = "p",
+                provider: Json | None = None, model_use: list[Any] | None = None, **top: Any) -> Pair:
+    up = await fake_upstream(handler, path=path)
+    spec = openai_provider(up.url, name, [model])
+    transformer: Json = {}
+    if use is not None:
+        transformer["use"] = use
+    if model_use is not None:
+        transformer[model] = {"use": model_use}
+    if transformer:
+        spec["transformer"] = transformer
+    spec.update(provider or {})
+    config = make_config([spec], {"default": f"{name},{model}"}, **top)
+    return Pair(up, await ccr_server(config), model)
+
+
+TOOLS = [{"name": "Read", "description": "read a file",
+          "input_schema": {"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+                           "properties": {"path": {"type": "string"}}, "required": ["path"]}},
+         {"name": "Bash", "description": "run a command",
+          "input_schema": {"type": "object", "properties": {"command": {"type": "string"}}}}]
+
+
+async def stream_message(pair: Pair, **kwargs: Any) -> Any:
+    kwargs.setdefault("max_tokens", 1000)
+    async with pair.client() as client:
+        async with client.messages.stream(model="claude-sonnet-5", **kwargs) as stream:
+            return await stream.get_final_message()
+
+
+async def create_message(pair: Pair, **kwargs: Any) -> Any:
+    kwargs.setdefault("max_tokens", 1000)
+    async with pair.client() as client:
+        return await client.messages.create(model="claude-sonnet-5", **kwargs)
+
+
+def history(message: Any) -> Json:
+    """The assistant turn as a client sends it back (SDK blocks -> request params)."""
+    return {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in message.content]}
+
+
+def tool_results(message: Any, text: str = "ok") -> Json:
+    return {"role": "user", "content": [{"type": "tool_result", "tool_use_id": b.id, "content": text}
+                                        for b in message.content if b.type == "tool_use"]}

@@ -4,7 +4,8 @@
     2. explicit "provider,model" in the request's `model`
     3. long context: token count over Router.longContextThreshold (or the session's last
        input was over it and this request is over 20k)
-    4. <CCR-SUBAGENT-MODEL>provider,model</CCR-SUBAGENT-MODEL> in any system block (removed)
+    4. <CCR-SUBAGENT-MODEL>provider,model</CCR-SUBAGENT-MODEL> in any system block or
+       system message (removed before forwarding, whichever rule wins)
     5. a Claude Haiku model -> background
     6. a web_search tool -> webSearch
     7. thinking enabled with a budget -> think (current Claude Code sends
@@ -35,6 +36,7 @@ __all__ = ["Route", "Router", "CustomRoute", "session_id_of"]
 log = structlog.get_logger("ccr.router")
 
 _SUBAGENT = re.compile(r"<CCR-SUBAGENT-MODEL>(.*?)</CCR-SUBAGENT-MODEL>", re.S)
+_GLOBAL_ONLY = frozenset({"background", "subagent"})  # rules that never read the override
 _SESSION_IN_USER_ID = re.compile(r"_session_([0-9a-zA-Z-]+)")
 
 
@@ -120,15 +122,17 @@ class Router:
 
     async def route(self, body: dict[str, Any], session_id: str | None = None) -> Route:
         if self.config.setup_mode:
+            name = self.config.path.name if self.config.path else "config.json"
             raise RequestError(
-                "ccr has no providers configured yet. Add one to the Providers list of "
-                f"{self.config.path or 'the config file'} and set Router.default to "
-                '"provider,model" (see config.example.json5), then run `ccr restart`.')
-        if self.custom is not None:
-            choice = await self._custom(body)
-            if choice:
-                provider, model = self.resolve(choice, "custom router")
-                return Route(provider, model, "custom")
+                f"ccr has no providers configured yet. Add one to the Providers list of {name} "
+                'in the ccr home folder and set Router.default to "provider,model" '
+                "(the file's comments show examples), then run `ccr restart`.")
+        choice = await self._custom(body) if self.custom is not None else None
+        # The tag is taken out whichever rule wins, so no provider ever sees it.
+        tag = _take_subagent_tag(body)
+        if choice:
+            provider, model = self.resolve(choice, "custom router")
+            return Route(provider, model, "custom")
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise RequestError("model: Field required")
@@ -137,12 +141,15 @@ class Router:
             return Route(provider, routed, "explicit")
 
         rules, rules_source = self._rules(session_id)
-        routed = self._pick(body, model, rules, session_id)
+        routed = self._pick(body, model, rules, session_id, tag)
         if routed is None:
             raise RequestError("Missing model in request body: Router.default is not set")
         rule, value = routed
         provider, chosen = self.resolve(value, f"Router.{rule}")
-        reason = rule if rules_source == "global" else f"{rule} ({rules_source})"
+        from_override = rules_source != "global" and rule not in _GLOBAL_ONLY
+        if rule == "default" and not rules.default:
+            from_override = False  # the override has no default: the global one was used
+        reason = f"{rule} ({rules_source})" if from_override else rule
         return Route(provider, chosen, reason)
 
     def _rules(self, session_id: str | None) -> tuple[RouterConfig, str]:
@@ -153,14 +160,13 @@ class Router:
         return self.config.router, "global"
 
     def _pick(self, body: dict[str, Any], model: str, rules: RouterConfig,
-              session_id: str | None) -> tuple[str, str] | None:
+              session_id: str | None, tag: str | None) -> tuple[str, str] | None:
         if rules.long_context:
             threshold = rules.long_context_threshold
             tokens = self.counter.request(body)
             last = self.usage.last(session_id)
             if tokens > threshold or (last is not None and last > threshold and tokens > 20000):
                 return "longContext", rules.long_context
-        tag = _take_subagent_tag(body)
         if tag:
             return "subagent", tag
         lowered = model.lower()
@@ -174,6 +180,8 @@ class Router:
             return "image", rules.image
         if rules.default:
             return "default", rules.default
+        if self.config.router.default:  # an override without a default falls back to the global one
+            return "default", self.config.router.default
         return None
 
     async def _custom(self, body: dict[str, Any]) -> str | None:
@@ -196,23 +204,32 @@ class Router:
 
 
 def _take_subagent_tag(body: dict[str, Any]) -> str | None:
-    """Find the tag in any system block (Claude Code moved agent prompts past system[1])."""
-    system = body.get("system")
-    if isinstance(system, str):
-        match = _SUBAGENT.search(system)
-        if match:
-            body["system"] = _SUBAGENT.sub("", system, count=1)
-            return match.group(1).strip()
-        return None
-    if not isinstance(system, list):
-        return None
-    for block in system:
-        if isinstance(block, dict) and isinstance(block.get("text"), str):
-            match = _SUBAGENT.search(block["text"])
+    """Find the tag in any system block (Claude Code moved agent prompts past system[1]) or
+    `role: "system"` message, and remove every copy of it."""
+    found: str | None = None
+
+    def take(holder: dict[str, Any], key: str) -> None:
+        nonlocal found
+        text = holder.get(key)
+        if isinstance(text, str) and "<CCR-SUBAGENT-MODEL>" in text:
+            match = _SUBAGENT.search(text)
             if match:
-                block["text"] = _SUBAGENT.sub("", block["text"], count=1)
-                return match.group(1).strip()
-    return None
+                found = found or match.group(1).strip()
+                holder[key] = _SUBAGENT.sub("", text)
+
+    def blocks(value: Any) -> None:
+        if isinstance(value, list):
+            for block in value:
+                if isinstance(block, dict) and block.get("type", "text") == "text":
+                    take(block, "text")
+
+    take(body, "system")
+    blocks(body.get("system"))
+    for message in body.get("messages") or ():
+        if isinstance(message, dict) and message.get("role") == "system":
+            take(message, "content")
+            blocks(message.get("content"))
+    return found
 
 
 def _has_web_search(body: dict[str, Any]) -> bool:

@@ -35,6 +35,13 @@ class TokenCounter:
     def __init__(self, max_cached: int = _MAX_CACHED) -> None:
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._max = max_cached
+        #: how many texts were run through the tokenizer (cache misses), for stats and tests
+        self.encoded = 0
+
+    @property
+    def cached(self) -> int:
+        """How many texts' counts are cached."""
+        return len(self._cache)
 
     @cached_property
     def _encoding(self) -> Any:
@@ -52,6 +59,7 @@ class TokenCounter:
             return cached
         # Special-token text (e.g. "<|endoftext|>") is counted as plain text, never refused.
         count = len(self._encoding.encode(text, disallowed_special=()))
+        self.encoded += 1
         if len(text) > _SMALL:
             self._cache[text] = count
             if len(self._cache) > self._max:

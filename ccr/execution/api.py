@@ -48,6 +48,7 @@ def setup(app: web.Application) -> None:
     app[RUNNING] = registry
     app[EXECUTION] = ExecutionService(app[RUNTIME].config, registry)
     app.cleanup_ctx.append(_service_ctx)
+    app.on_shutdown.append(_shutdown)
     app.add_routes(routes)
 
 
@@ -56,6 +57,10 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
     await service.start()
     yield
     await service.stop()
+
+
+async def _shutdown(app: web.Application) -> None:
+    await app[EXECUTION].shutdown()
 
 
 def _context(request: web.Request) -> tuple[ExecutionService, ExecSettings, str]:

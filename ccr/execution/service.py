@@ -87,11 +87,22 @@ class ExecutionService:
             self.gate.waiting += 1  # resumed tasks skip admission: they were admitted before
             self._spawn(record.id, run)
 
-    async def stop(self) -> None:
+    async def shutdown(self) -> None:
+        """Kill every CLI now (on_shutdown, before aiohttp waits for handlers to finish).
+
+        Their tasks stay `running` in the store: the next start reports them as interrupted
+        by the restart (or re-queues them), the same as after a crash.
+        """
         self._stopping = True
+        for running in list(self.registry.values()):
+            running.cancel.set()
+        await self.gate.wake()
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self.shutdown()
         await self.store.close()
 
     # -- runs -------------------------------------------------------------------------------
@@ -156,6 +167,8 @@ class ExecutionService:
                                                   else stream_json)
             except Cancelled:
                 result = failure("cancelled", status="cancelled")
+            if self._stopping:  # leave the store saying `running`; see shutdown()
+                return failure("ccr is shutting down; the task was interrupted", status="cancelled")
             status = ("completed" if result["success"] else
                       "cancelled" if result["status"] == "cancelled" else "failed")
             await self._finish(task_id, status, result, attempts=result.get("attempts", 0))

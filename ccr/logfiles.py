@@ -49,15 +49,25 @@ class RotatingFile:
         self.clock = clock
         self.by_day = by_day
         self._fh: IO[bytes] | None = None
+        self._size = 0
         self._day: object = None
         self.path: Path | None = None
 
     def write(self, lines: list[str]) -> None:
-        fh = self._current()
-        fh.write("".join(lines).encode("utf-8", "replace"))
-        fh.flush()
-        if fh.tell() >= self.max_bytes:
-            self.rotate()
+        """Append `lines`, moving to a new file before one would pass max_bytes or a new day."""
+        chunk = bytearray()
+        for line in lines:
+            data = line.encode("utf-8", "replace")
+            if self._fh is not None:
+                used = self._size + len(chunk)
+                if (self.by_day and self.clock().date() != self._day) or (
+                        used > 0 and used + len(data) > self.max_bytes):
+                    self._write_out(chunk)
+                    self.rotate()
+            if self._fh is None:
+                self._open()
+            chunk += data
+        self._write_out(chunk)
 
     def rotate(self) -> None:
         self._close()
@@ -68,19 +78,22 @@ class RotatingFile:
     def close(self) -> None:
         self._close()
 
-    def _current(self) -> IO[bytes]:
-        now = self.clock()
-        if self._fh is not None and self.by_day and now.date() != self._day:
-            self.rotate()
-        if self._fh is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self.path = (self._fresh_name(SERVER_PREFIX, "_") if self.stamped
-                         else self.directory / ROUTING_NAME)
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-            self._fh = os.fdopen(os.open(self.path, flags, 0o600), "ab")
-            self._day = now.date()
-            self._prune()
-        return self._fh
+    def _write_out(self, chunk: bytearray) -> None:
+        if chunk and self._fh is not None:
+            self._fh.write(chunk)
+            self._fh.flush()
+            self._size = self._fh.tell()  # the real end, even if the file was emptied meanwhile
+            chunk.clear()
+
+    def _open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = (self._fresh_name(SERVER_PREFIX, "_") if self.stamped
+                     else self.directory / ROUTING_NAME)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        self._fh = os.fdopen(os.open(self.path, flags, 0o600), "ab")
+        self._size = self._fh.tell()
+        self._day = self.clock().date()
+        self._prune()
 
     def _fresh_name(self, prefix: str, sep: str) -> Path:
         stamp = self.clock().strftime("%Y%m%d%H%M%S")

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .client import ServiceClient
-from .lifecycle import DAEMON_FLAG
-from .pidfile import ServiceRecord, alive, born_after, is_ccr, read_pid, read_record, remove, withdraw
+from .pidfile import DAEMON_FLAG, ServiceRecord, alive, born_after, is_ccr, read_pid, read_record, remove, withdraw
 
 __all__ = ["DaemonError", "Probe", "probe", "start", "stop", "service_lock", "output_file",
            "START_TIMEOUT", "STOP_TIMEOUT"]

@@ -27,12 +27,11 @@ from aiohttp import web
 from . import __version__
 from .config import config_home
 from .keys import STATE
-from .pidfile import ServiceRecord, connect_url, publish, withdraw
+from .pidfile import DAEMON_FLAG, ServiceRecord, connect_url, publish, withdraw
 
 __all__ = ["Lifecycle", "LIFECYCLE", "EXIT_RELAUNCH", "DAEMON_FLAG", "publish_service", "withdraw_service"]
 
 EXIT_RELAUNCH = 75  # EX_TEMPFAIL: "try again", what supervisors restart on
-DAEMON_FLAG = "--daemonized"  # hidden `ccr start` flag of the child that `ccr start` spawns
 
 
 @dataclass(slots=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 __all__ = [
     "ServiceRecord",
     "PID_FILE",
+    "DAEMON_FLAG",
     "RECORD_FILE",
     "publish",
     "withdraw",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 PID_FILE = ".claude-code-router.pid"
+DAEMON_FLAG = "--daemonized"  # hidden `ccr start` flag of the child that `ccr start` spawns
 RECORD_FILE = ".claude-code-router.json"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -12,11 +13,11 @@ from aiohttp import web
 
 from . import __version__
 from .app import create_app
-from .config import Config, config_path, default_config_text, load
+from .config import LOOPBACK_HOSTS, Config, config_path, default_config_text, read_raw
 from .errors import ConfigError
 from .lifecycle import LIFECYCLE, Lifecycle, publish_service, withdraw_service
 from .logs import LOGGING, Logging
-from .runtime import build_runtime
+from .runtime import Runtime, validate_raw
 
 __all__ = ["prepare_config", "serve", "SHUTDOWN_GRACE"]
 
@@ -40,8 +41,8 @@ async def _run(app: web.Application, host: str, port: int, stop: asyncio.Event) 
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
+        publish_service(app, host, port)  # first, so the line below means the pid file is there
         print(f"ccr {__version__} listening on http://{_url_host(host)}:{port}", flush=True)
-        publish_service(app, host, port)
         await stop.wait()
     finally:
         await runner.cleanup()
@@ -56,18 +57,12 @@ def serve(config_file: str | None = None, host: str | None = None, port: int | N
           daemon: bool = False) -> int:
     path, created = prepare_config(config_file)
     try:
-        config = load(path)
-        if host or port:
-            from dataclasses import replace
-
-            config = replace(config, host=host or config.host, port=port or config.port)
-            if config.host not in ("127.0.0.1", "localhost", "::1") and not config.apikey:
-                raise ConfigError(f"--host {config.host}: exposing ccr to other machines needs an "
-                                  f"APIKEY in {path}")
-        runtime = build_runtime(config)
+        runtime = _validated(path, host, port)
     except ConfigError as exc:
         print(f"ccr: {exc.message}", file=sys.stderr)
+        print("ccr: not started; fix the config and run the command again", file=sys.stderr)
         return 2
+    config = runtime.config
     logging_ = Logging(stream=sys.stderr)  # files in $CCR_HOME/logs unless LOG is false
     logging_.apply(config)
     if created:
@@ -78,6 +73,19 @@ def serve(config_file: str | None = None, host: str | None = None, port: int | N
     app[LIFECYCLE] = Lifecycle(daemon=daemon, config_file=str(path.resolve()))
     app[LOGGING] = logging_
     return _loop(app, config)
+
+
+def _validated(path: Path, host: str | None, port: int | None) -> Runtime:
+    """The whole file checked at once (syntax, types, routes, transformers, custom router),
+    then the command line's --host/--port applied, with the same no-key-no-exposure rule."""
+    runtime = validate_raw(read_raw(path), path=path)
+    if not (host or port):
+        return runtime
+    config = replace(runtime.config, host=host or runtime.config.host, port=port or runtime.config.port)
+    if config.host not in LOOPBACK_HOSTS and not config.apikey:
+        raise ConfigError(f"--host {config.host}: exposing ccr to other machines needs an APIKEY; "
+                          f"set APIKEY in {path} or use --host 127.0.0.1")
+    return replace(runtime, config=config)
 
 
 def _loop(app: web.Application, config: Config) -> int:

@@ -21,9 +21,7 @@ from typing import Any
 from .. import daemon
 from ..client import ServiceUnreachable, error_message
 from ..config import read_raw
-from ..config_store import ConfigStore
 from ..errors import ConfigError
-from ..runtime import validate_raw
 from .common import CLIError, client, config_file, home, read_config
 
 __all__ = ["register", "ROUTES"]
@@ -158,6 +156,9 @@ def _apply(path: Path, raw: dict[str, Any], found: daemon.Probe, route: str, val
         _apply_live(path, new, found)
         print(f"{route}: {shown} (saved to {path}; the running service uses it now)")
         return 0
+    from ..config_store import ConfigStore
+    from ..runtime import validate_raw  # imports every transformer: only when needed
+
     try:
         validate_raw(new, path=path)
     except ConfigError as exc:

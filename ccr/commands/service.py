@@ -11,8 +11,7 @@ from typing import Any
 from .. import __version__, daemon
 from ..config import read_raw
 from ..errors import ConfigError
-from ..lifecycle import DAEMON_FLAG
-from ..pidfile import PID_FILE
+from ..pidfile import DAEMON_FLAG, PID_FILE
 from .common import CLIError, config_file, home
 
 __all__ = ["register"]

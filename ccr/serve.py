@@ -63,7 +63,8 @@ def serve(config_file: str | None = None, host: str | None = None, port: int | N
         print("ccr: not started; fix the config and run the command again", file=sys.stderr)
         return 2
     config = runtime.config
-    logging_ = Logging(stream=sys.stderr)  # files in $CCR_HOME/logs unless LOG is false
+    # files in $CCR_HOME/logs unless LOG is false; a daemon's stderr is daemon.log: no copy there
+    logging_ = Logging(stream=sys.stderr, console=not daemon)
     logging_.apply(config)
     if created:
         print(f"ccr: wrote a default config to {path}; add a provider to start routing", flush=True)

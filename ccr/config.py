@@ -169,14 +169,31 @@ def read_raw(path: Path) -> dict[str, Any]:
     return parse_text(text, str(path))
 
 
+_JSON5_ERROR = re.compile(r"^<string>:(\d+) (.*?)(?: at column (\d+))?$", re.S)
+
+
 def parse_text(text: str, source: str) -> dict[str, Any]:
     try:
         data = json5.loads(text) if text.strip() else {}
     except ValueError as exc:
-        raise ConfigError(f"{source}: syntax error: {exc}. Fix the JSON5 syntax at that line.") from None
+        raise ConfigError(_syntax_message(source, text, str(exc))) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a JSON object, got {type(data).__name__}")
     return data
+
+
+def _syntax_message(source: str, text: str, error: str) -> str:
+    """`config.json: syntax error at line 4, column 17: Unexpected ","` plus the line itself."""
+    match = _JSON5_ERROR.match(error.strip())
+    if not match:
+        return f"{source}: syntax error: {error}. Fix the JSON5 syntax there."
+    line, what, column = int(match.group(1)), match.group(2), match.group(3)
+    where = f"line {line}, column {column}" if column else f"line {line}"
+    lines = text.splitlines()
+    shown = f"\n    {line} | {lines[line - 1].rstrip()}" if 0 < line <= len(lines) else ""
+    return (f"{source}: syntax error at {where}: {what}{shown}\n"
+            "  Fix the JSON5 syntax there (comments and trailing commas are fine; "
+            "check for a missing or doubled comma, quote or bracket).")
 
 
 def interpolate(value: Any, missing: list[str], where: str = "") -> Any:
@@ -216,9 +233,14 @@ def load(path: Path, *, home: Path | None = None) -> Config:
 
 
 def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None = None,
-          env_must_resolve: bool = True) -> Config:
-    """Validate a raw config dict into a `Config`, or raise ConfigError listing every problem."""
-    problems: list[str] = []
+          env_must_resolve: bool = True, problems: list[str] | None = None) -> Config:
+    """Validate a raw config dict into a `Config`, or raise ConfigError listing every problem.
+
+    With a `problems` list, nothing is raised: problems are appended to it and a best-effort
+    Config is returned (so that later checks, e.g. of transformer chains, can still run).
+    """
+    collect = problems is not None
+    problems = problems if problems is not None else []
     missing: list[str] = []
     data = interpolate(dict(raw), missing)
     if env_must_resolve:
@@ -266,7 +288,7 @@ def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None
         home=home or (path.parent if path is not None else config_home()),
     )
     _check_routes(config, problems)
-    if problems:
+    if problems and not collect:
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}invalid config:\n  - " + "\n  - ".join(problems), problems)
     return config

@@ -114,19 +114,16 @@ def build_runtime(config: Config, *, counter: TokenCounter | None = None,
 
 def validate_raw(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None = None,
                  counter: TokenCounter | None = None, usage: SessionUsage | None = None) -> Runtime:
-    """Parse and build in one step; raises ConfigError listing every problem found."""
+    """Parse and build in one step; raises ConfigError listing every problem found, those of
+    the file's keys and those of its transformer chains and custom router together."""
+    problems: list[str] = []
+    config = parse(raw, path=path, home=home, problems=problems)
+    runtime = None
     try:
-        config = parse(raw, path=path, home=home)
+        runtime = build_runtime(config, counter=counter, usage=usage)
     except ConfigError as exc:
-        problems = list(exc.problems)
-        try:  # still report chain problems of a config with other mistakes
-            partial = parse(raw, path=path, home=home, env_must_resolve=False)
-        except ConfigError:
-            raise exc from None
-        try:
-            build_runtime(partial, counter=counter, usage=usage)
-        except ConfigError as more:
-            problems.extend(p for p in more.problems if p not in problems)
+        problems.extend(p for p in exc.problems if p not in problems)
+    if problems or runtime is None:
         where = f"{path}: " if path else ""
-        raise ConfigError(f"{where}invalid config:\n  - " + "\n  - ".join(problems), problems) from None
-    return build_runtime(config, counter=counter, usage=usage)
+        raise ConfigError(f"{where}invalid config:\n  - " + "\n  - ".join(problems), problems)
+    return runtime

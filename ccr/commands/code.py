@@ -82,9 +82,9 @@ def run(args: list[str]) -> int:
     """Start the service if needed, then become Claude Code (this process is replaced)."""
     if args[:1] == ["--"]:
         args = args[1:]
+    config = read_config(config_file(None, daemon.probe(home())))
+    command = claude_command(config)  # before starting anything: it may not be installed
     found = ensure_service()
-    config = read_config(config_file(None, found))
-    command = claude_command(config)
     values, unset = claude_env(config, url_of(found, config))
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(values)

@@ -82,6 +82,9 @@ def build_chain(specs: Sequence[Any], registry: Mapping[str, Registered]) -> Cha
             raise ChainError(f"{spec.where}: bad options for transformer {spec.name!r}: {exc}") from None
         except (ValueError, KeyError) as exc:
             raise ChainError(f"{spec.where}: transformer {spec.name!r}: {exc}") from None
+        except Exception as exc:  # a plugin's constructor: a config problem, not a crash
+            raise ChainError(f"{spec.where}: transformer {spec.name!r} failed to start: "
+                             f"{type(exc).__name__}: {exc}") from None
         (dialects if step.dialect else steps).append(step)
     if len(dialects) > 1:
         names = ", ".join(d.name for d in dialects)

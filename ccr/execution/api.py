@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -225,7 +226,7 @@ async def _run_workflow(service: ExecutionService, steps: list[Step], request_id
         for step in steps:
             run = step.run
             if step.use_context and context:
-                run = type(run)(with_context(run.prompt, context), run.options, run.raw_options)
+                run = replace(run, prompt=with_context(run.prompt, context))
             record = await service.create(run, kind="workflow", request_id=request_id)
             result = await service.execute(record.id, run)
             entry = {"step_name": step.name, "step_number": step.number, "success": result["success"],

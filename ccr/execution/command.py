@@ -43,7 +43,8 @@ class Invocation:
     def display(self) -> str:
         """The command for humans and the API: prompt shortened, secrets masked."""
         parts = [f"{k}={self.env[k]}" for k in _SHOWN_ENV if k in self.env]
-        parts.append(shlex.join(a if len(a) <= 200 else a[:200] + "…" for a in self.argv))
+        argv = [os.path.basename(self.argv[0]), *self.argv[1:]]  # no install paths in answers
+        parts.append(shlex.join(a if len(a) <= 200 else a[:200] + "…" for a in argv))
         if self.stdin is not None:
             parts.append(f"< ({len(self.stdin)} bytes on stdin)")
         text = " ".join(parts)

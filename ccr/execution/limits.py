@@ -68,6 +68,10 @@ class Gate:
                 f"{settings.max_queue}); retry later", retry_after=_QUEUE_RETRY_AFTER)
         self.waiting += n
 
+    def reserve(self, n: int) -> None:
+        """Count `n` runs as waiting without the queue check (tasks resumed at start)."""
+        self.waiting += n
+
     def forget(self, n: int) -> None:
         """Give back admissions that will never run (a workflow stopped early)."""
         self.waiting = max(0, self.waiting - n)

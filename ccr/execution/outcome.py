@@ -82,7 +82,7 @@ def build_result(proc: ProcessOutcome, *, command: str, elapsed: float, fmt: str
     elif cli is None and success:
         output = "\n".join(proc.lines).strip()
     result: Json = {
-        "status": status, "output": output if success else (output if cli is None else ""),
+        "status": status, "output": output if success else "",
         "error": error, "return_code": proc.return_code,
         "execution_time": round(elapsed, 3), "command": command, "success": success,
         "attempts": attempts,

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +83,7 @@ class ExecutionService:
             except CCRError as exc:  # the config changed under it (e.g. allowed roots)
                 await self._finish(record.id, "failed", failure(f"cannot resume: {exc.message}"))
                 continue
-            self.gate.waiting += 1  # resumed tasks skip admission: they were admitted before
+            self.gate.reserve(1)  # admitted before the restart: no rate limit or queue check
             self._spawn(record.id, run)
 
     async def shutdown(self) -> None:
@@ -212,7 +211,7 @@ class ExecutionService:
         token = (settings.api_key or "none") if settings.base_url else (config.apikey or "ccr-local")
         inv = build_invocation(claude, run.prompt, run.options, settings, base_url=base_url, token=token,
                                task_id=task.id, stream_json=stream_json, context=context)
-        attempt, result = 0, failure("not run")
+        attempt, result, started = 0, failure("not run"), time.monotonic()
         while True:
             attempt += 1
             result = await self._attempt(task, inv, run, settings, attempt)
@@ -225,6 +224,7 @@ class ExecutionService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(task.cancel.wait(), delay)
         result.pop("_retryable", None)
+        result["execution_time"] = round(time.monotonic() - started, 3)  # all attempts and waits
         if settings.through_ccr:
             result["ccr_usage"] = task.ccr_usage()
         if result["success"] and run.options.output_file is not None:
@@ -272,6 +272,3 @@ async def _write_output(path: Path, text: str) -> Json:
                 "error": f"the run succeeded but output_file could not be written: {exc.strerror}"}
     return {"output_file": str(path)}
 
-
-def replace_options(run: RunRequest, **changes: Any) -> RunRequest:
-    return replace(run, options=replace(run.options, **changes))

@@ -67,7 +67,10 @@ export class LogsPanel {
       mount(this.files_el, h("li", { class: "error" }, error.message));
       return;
     }
-    if (!this.files.some((f) => f.name === this.file)) this.file = this.files[0]?.name ?? "";
+    if (!this.files.some((f) => f.name === this.file)) {
+      // the newest server log first: it has every line, the routing log only requests
+      this.file = (this.files.find((f) => f.name.startsWith("ccr-")) ?? this.files[0])?.name ?? "";
+    }
     this.renderFiles();
     await this.loadLines();
   }
@@ -118,6 +121,15 @@ export class LogsPanel {
   }
 }
 
+/** "2026-11-22 01:44:38" in local time; anything unparsable as written. */
+function logTime(value) {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
+    + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
 const MESSAGE_KEYS = ["event", "msg", "message"];
 const TIME_KEYS = ["timestamp", "time", "ts"];
 
@@ -139,7 +151,7 @@ function renderLine(line) {
   const message = take(MESSAGE_KEYS);
   const rest = Object.entries(record).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
   return h("div", { class: `log-line level-${level || "none"}`, title: text },
-    time !== undefined ? h("span", { class: "log-time" }, formatTime(time)) : null,
+    time !== undefined ? h("span", { class: "log-time" }, logTime(time)) : null,
     level ? h("span", { class: "log-level" }, level) : null,
     message !== undefined ? h("span", { class: "log-msg" }, String(message)) : null,
     rest.length ? h("span", { class: "log-rest" }, rest.join(" ")) : null);

@@ -52,12 +52,18 @@ const panels = {
 };
 const CONFIG_PANELS = ["providers", "router", "settings", "transformers", "json"];
 let current = null;
+panels.logs.render();
+panels.stats.render();
 
 store.addEventListener("reload", () => CONFIG_PANELS.forEach((name) => panels[name].render()));
-store.addEventListener("edit", () => {
-  $("dirty").hidden = !store.dirty;
-  $("save").disabled = !store.dirty;
-});
+/** Unsaved: the draft differs from the file, or the raw editor holds text not applied yet. */
+function refreshDirty() {
+  const dirty = store.dirty || panels.json.pending;
+  $("dirty").hidden = !dirty;
+  $("save").disabled = !dirty;
+}
+store.addEventListener("edit", refreshDirty);
+$("tab-json").addEventListener("input", refreshDirty);
 
 function showTab(name) {
   if (!(name in panels)) name = "providers";
@@ -77,11 +83,12 @@ function showTab(name) {
 }
 
 async function save({ restart = false } = {}) {
+  notify.clear();
   if (current === "json" && !panels.json.apply()) return;
   const buttons = [$("save"), $("save-restart")];
   buttons.forEach((b) => { b.disabled = true; });
   try {
-    if (store.dirty || !restart) {
+    if (store.dirty || !restart) {  // "Save and restart" with nothing to save only restarts
       const result = await api.saveConfig(store.config);
       store.markSaved();
       if (!restart) notify.info(`${result?.message ?? "Config saved"}. Restart to apply it.`);
@@ -93,7 +100,7 @@ async function save({ restart = false } = {}) {
     const title = error.status === 400 ? "The config was not saved" : `${restart ? "Save and restart" : "Save"} failed`;
     notify.error(title, problems.length ? problems : [error.message]);
   } finally {
-    $("save").disabled = !store.dirty;
+    refreshDirty();
     $("save-restart").disabled = false;
   }
 }

@@ -9,11 +9,13 @@ export class RawPanel {
     this.store = store;
     this.notify = notify;
     this.text = h("textarea", { id: "raw-json", class: "mono raw", spellcheck: "false",
-      "aria-label": "Config as JSON", oninput: () => this.check() });
+      "aria-label": "Config as JSON", oninput: () => { this.touched = true; this.check(); } });
+    this.touched = false; // typed into since the last render: only then can the text be "pending"
     this.status = h("p", { class: "raw-status", role: "status" });
   }
 
   render() {
+    this.touched = false;
     this.text.value = pretty(this.store.config);
     this.check();
     mount(this.root,
@@ -49,8 +51,7 @@ export class RawPanel {
   }
 
   get pending() {
-    return this.root.isConnected && this.text.isConnected
-      && this.text.value.trim() !== pretty(this.store.config).trim();
+    return this.touched && this.text.value.trim() !== pretty(this.store.config).trim();
   }
 
   format() {

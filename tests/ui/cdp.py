@@ -203,10 +203,12 @@ class Page:
                 await self.send("Input.dispatchKeyEvent", {
                     "type": kind, "key": "Backspace", "code": "Backspace", "windowsVirtualKeyCode": 8})
 
-    async def press(self, key: str, code: str, keycode: int) -> None:
-        for kind in ("keyDown", "keyUp"):
-            await self.send("Input.dispatchKeyEvent", {
-                "type": kind, "key": key, "code": code, "windowsVirtualKeyCode": keycode})
+    async def press_enter(self) -> None:
+        """Enter in the focused element (submits a form, commits a search field)."""
+        await self.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Enter", "code": "Enter",
+                                                   "windowsVirtualKeyCode": 13, "text": "\r"})
+        await self.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": "Enter", "code": "Enter",
+                                                   "windowsVirtualKeyCode": 13})
 
     async def choose(self, selector: str, value: str) -> None:
         """Pick an option of a <select> (headless has no popup to click), firing change like a user."""

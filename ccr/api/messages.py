@@ -27,7 +27,9 @@ from ccr.edge.assemble import accumulate, message_events
 from ccr.edge.events import StreamSummary, anthropic_events
 from ccr.edge.reply import to_message
 from ccr.edge.request import to_unified
+from ccr.edge.validate import validate_request
 from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, redact, upstream_error
+from ccr import image_agent
 from ccr.execution.running import apply_task, count_task
 from ccr.keys import HTTP, RUNTIME
 from ccr.middlewares import REQUEST_ID
@@ -98,6 +100,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     try:
         body = await read_body(request)
         body = apply_task(request.app, record.task_id, body)  # execution API: task temperature/model
+        validate_request(body)
         record.stream = bool(body.get("stream"))
         session_id = session_id_of(body, request.headers.get("X-Claude-Code-Session-Id"))
         route = await runtime.router.route(body, session_id)
@@ -108,7 +111,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         ctx = Context(provider=route.provider, model=route.model, request=body, api_key=key,
                       stream=record.stream, log=log.bind(route=route.name), state={})
         exchange = Exchange(request, runtime, body, route, chain, ctx, record, started)
-        response = await _proxy(exchange)
+        agent = image_agent.prepare(runtime.config, body, route)  # images for a text-only model
+        response = await (_image_agent(exchange, agent) if agent else _proxy(exchange))
         if record.status == 0:
             record.status = response.status
         if session_id and record.input_tokens:
@@ -167,6 +171,18 @@ async def _build_upstream(ex: Exchange) -> Upstream:
     if provider.headers:
         up = up.with_headers(**{k.replace("-", "_"): v for k, v in provider.headers.items()})
     return up
+
+
+async def _image_agent(ex: Exchange, agent: image_agent.ImageAgent) -> web.StreamResponse:
+    """Hook for ccr/image_agent.py: analyzeImage calls answered by Router.image, spliced in."""
+    headers = {name: ex.request.headers[name] for name in FORWARDED_HEADERS if name in ex.request.headers}
+    call = image_agent.caller(ex.request.app[HTTP], ex.runtime, headers, ex.ctx.log)
+    events = image_agent.events(agent, ex.runtime, ex.route, call)
+    if ex.record.stream:
+        return await _write_events(ex, events, agent.summary)
+    message = await accumulate(events(None))
+    _count(ex, message.get("usage"))
+    return web.json_response(message, headers=_headers(ex))
 
 
 def _native(chain: Chain) -> bool:
@@ -463,7 +479,6 @@ def _native_usage(data: str, usage: dict[str, int]) -> None:
 @routes.post("/v1/messages/count_tokens")
 async def count_tokens(request: web.Request) -> web.Response:
     body = await read_body(request)
-    if not isinstance(body.get("messages"), list):
-        raise RequestError("messages: Field required (a list of {role, content} objects)")
+    validate_request(body, require_model=False)
     runtime = request.app[RUNTIME]
     return web.json_response({"input_tokens": runtime.router.counter.request(body)})

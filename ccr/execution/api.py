@@ -162,7 +162,7 @@ async def task_events(request: web.Request) -> web.StreamResponse:
 
 
 def _batch_defaults(body: Json) -> Json:
-    defaults = {k: body[k] for k in ("timeout", "max_retries") if k in body}
+    defaults: Json = {k: body[k] for k in ("timeout", "max_retries") if k in body}
     unknown = sorted(set(body) - {"tasks", "timeout", "max_retries"})
     if unknown:
         raise RequestError(f"{unknown[0]}: unknown field (a batch has tasks, timeout, max_retries)")
@@ -192,10 +192,10 @@ async def run_batch(request: web.Request) -> web.Response:
             records.append(await service.create(run, kind="batch", request_id=request_id))
     finally:
         service.gate.forget(len(runs) - len(records))
-    outcomes = await asyncio.gather(*(service.execute(r.id, run) for r, run in zip(records, runs)),
+    outcomes = await asyncio.gather(*(service.execute(r.id, run) for r, run in zip(records, runs, strict=True)),
                                     return_exceptions=True)
     results = []
-    for i, (record, outcome) in enumerate(zip(records, outcomes)):
+    for i, (record, outcome) in enumerate(zip(records, outcomes, strict=True)):
         if isinstance(outcome, asyncio.CancelledError):
             raise outcome
         result = outcome if isinstance(outcome, dict) else failure(f"internal error: {type(outcome).__name__}")
@@ -293,7 +293,7 @@ async def list_tasks(request: web.Request) -> web.Response:
         raise RequestError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
     limit = _int_param(request, "limit", 20, 1, 1000)
     offset = _int_param(request, "offset", 0, 0, 10 ** 9)
-    rows, total = await service.store.list(status, limit, offset)
+    rows, total = await service.store.page(status, limit, offset)
     return web.json_response({"tasks": [r.summary() for r in rows], "total": total, "limit": limit,
                               "offset": offset, "request_id": request_id})
 

@@ -64,13 +64,13 @@ def _run_command(args: argparse.Namespace) -> int:
 
 def _events(lines: Iterator[bytes]) -> Iterator[tuple[str, str]]:
     """(event, data) pairs of a server-sent event stream."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for raw in lines:
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line:
             if data:
                 yield event, "\n".join(data)
-            event, data = "message", []
+            event, data = "message", list[str]()
         elif line.startswith(":"):
             continue
         else:

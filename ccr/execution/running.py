@@ -60,8 +60,8 @@ class RunningTask:
                 yield event
             if self.closed:
                 return
-            while (event := await queue.get()) is not None:
-                yield event
+            while (live := await queue.get()) is not None:
+                yield live
         finally:
             self._subscribers.discard(queue)
 

@@ -117,7 +117,7 @@ class _Section:
         if not low <= value <= high:
             self.problems.append(f"{where}: {value} is out of range {low:g}..{high:g}")
             return default
-        return kind(value)
+        return int(value) if kind is int else float(value)
 
     def string(self, key: str, env: str | None = None) -> str | None:
         value = self.data.get(key)

@@ -5,7 +5,7 @@ blocks on disk and SQLite never sees two threads. Rows are `TaskRecord`s; result
 
     store = TaskStore(home / "tasks.sqlite3")
     await store.insert(record); await store.update(id, status="running", started_at=now())
-    rows, total = await store.list("pending", limit=10, offset=0)
+    rows, total = await store.page("pending", limit=10, offset=0)
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ class TaskStore:
             return _row(row) if row else None
         return await self._call(get)  # type: ignore[no-any-return]
 
-    async def list(self, status: str | None, limit: int, offset: int) -> tuple[list[TaskRecord], int]:
+    async def page(self, status: str | None, limit: int, offset: int) -> tuple[list[TaskRecord], int]:
         def query() -> tuple[list[TaskRecord], int]:
             where, args = ("WHERE status = ?", [status]) if status else ("", [])
             db = self._conn()

@@ -66,7 +66,8 @@ async def test_workflow_passes_context_and_reports_final_context(model, ccr_serv
         assert response.status == 200
         body = await response.json()
     assert body["success"] is True and body["request_id"]
-    assert (body["total_steps"], body["completed_steps"], body["successful_steps"], body["failed_steps"]) == (2, 2, 2, 0)
+    counts = (body["total_steps"], body["completed_steps"], body["successful_steps"], body["failed_steps"])
+    assert counts == (2, 2, 2, 0)
     assert [(r["step_name"], r["step_number"], r["success"]) for r in body["results"]] == [
         ("code_generation", 1, True), ("code_analysis", 2, True)]
     assert body["final_context"] == {"code_generation": "OUT-gen", "code_analysis": "OUT-ana"}

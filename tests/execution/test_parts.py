@@ -52,14 +52,14 @@ async def test_store_recovery_after_a_crash(tmp_path):
     reopened = TaskStore(tmp_path / "tasks.sqlite3")
     interrupted, pending = await reopened.recover(requeue=False)
     assert sorted(interrupted) == ["async-running", "sync-running"] and pending == ["async-pending"]
-    statuses = {r.id: (r.status, r.error) for r in (await reopened.list(None, 10, 0))[0]}
+    statuses = {r.id: (r.status, r.error) for r in (await reopened.page(None, 10, 0))[0]}
     assert statuses["sync-running"] == ("failed", "interrupted by restart")
     assert statuses["async-running"] == ("failed", "interrupted by restart")
     assert statuses["batch-pending"] == ("failed", "interrupted by restart")  # nobody waits for it
     assert statuses["async-pending"] == ("pending", None) and statuses["async-done"] == ("completed", None)
     record = await reopened.get("async-pending")
     assert record is not None and record.options == {"timeout": 5} and record.request_id == "req_1"
-    assert (await reopened.list("failed", 2, 0))[1] == 3
+    assert (await reopened.page("failed", 2, 0))[1] == 3
     await reopened.close()
 
 
@@ -90,11 +90,14 @@ def _cli_result(**fields: object) -> str:
      False, "error", True),
     (ProcessOutcome(1, [_cli_result(is_error=True, result="API Error: 400 bad", api_error_status=400)]),
      False, "error", False),
-    (ProcessOutcome(1, [_cli_result(is_error=True, result="API Error: Unable to connect to API (ConnectionRefused)")]),
+    (ProcessOutcome(1, [_cli_result(is_error=True,
+                                    result="API Error: Unable to connect to API (ConnectionRefused)")]),
      False, "error", True),
-    (ProcessOutcome(1, [_cli_result(is_error=True, subtype="error_max_turns", errors=["Reached maximum number of turns (1)"])]),
+    (ProcessOutcome(1, [_cli_result(is_error=True, subtype="error_max_turns",
+                                    errors=["Reached maximum number of turns (1)"])]),
      False, "error", False),
-    (ProcessOutcome(1, [], "error: option '--permission-mode <mode>' argument 'bogus' is invalid."), False, "error", False),
+    (ProcessOutcome(1, [], "error: option '--permission-mode <mode>' argument 'bogus' is invalid."),
+     False, "error", False),
     (ProcessOutcome(143, [], timed_out=True), False, "timeout", True),
     (ProcessOutcome(143, [], cancelled=True), False, "cancelled", False),
 ])

@@ -33,7 +33,8 @@ export class CataloguePanel {
         h("button", { type: "button", class: "ghost", onclick: async () => { await this.load(); this.render(); } },
           "Refresh")),
       h("p", { class: "hint" }, "Use these names in a provider's transformer chain: "
-        + '"use": ["name", ["name", {options}]].'),
+        + '"use": ["name", ["name", {options}]]. A dialect speaks a provider\'s API (one per chain, '
+        + "openai when none is given); adjusters tweak requests and replies around it."),
       this.catalogueTable(),
       h("h3", {}, "Custom plugins"),
       this.pluginsEditor());
@@ -44,10 +45,11 @@ export class CataloguePanel {
       return h("p", { class: "error" }, `The catalogue could not be loaded: ${this.error ?? "not loaded yet"}`);
     }
     return h("table", { class: "table catalogue" },
-      h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Origin"), h("th", {}, "Endpoint"),
+      h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Kind"), h("th", {}, "Origin"), h("th", {}, "Endpoint"),
         h("th", {}, "Options"))),
       h("tbody", {}, this.catalogue.map((t) => h("tr", { dataset: { transformer: String(t.name) } },
         h("td", { class: "mono" }, String(t.name)),
+        h("td", {}, t.dialect === undefined ? "" : t.dialect ? "dialect" : "adjuster"),
         h("td", {}, String(t.origin ?? "")),
         h("td", { class: "mono" }, t.endpoint ? String(t.endpoint) : "—"),
         h("td", {}, describeOptions(t.options_schema))))));

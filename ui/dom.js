@@ -1,5 +1,5 @@
 // Tiny DOM helpers. Everything that shows data from the server goes through textContent,
-// never innerHTML: config values and log lines are not trusted markup.
+// never as markup: config values and log lines are not trusted HTML.
 
 /**
  * h("button", {class: "primary", onclick: save}, "Save") -> <button class="primary">Save</button>

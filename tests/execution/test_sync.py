@@ -177,3 +177,17 @@ def test_bad_claudecode_section_is_a_config_error_naming_the_key(tmp_path):
     assert "ClaudeCode.permission_mode: bypassPermissions" in problems and "is_sandbox" in problems
     assert "ClaudeCode.timeout: expected a number, got 'soon'" in problems
     assert "ClaudeCode.bogus: unknown setting" in problems
+
+
+async def test_a_missing_cli_is_503_naming_claude_path(model, ccr_server, http, tmp_path):
+    _, url = model
+    config = make_config([openai_provider(url)], {"default": "fake,gpt-test"}, APIKEY=APIKEY,
+                         CLAUDE_PATH=str(tmp_path / "no-such-claude"))
+    ccr = await ccr_server(config)
+    async with http.post(f"{ccr.url}/api/claude-code", json={"prompt": "MARK-x"}) as response:
+        assert response.status == 503
+        body = await response.json()
+    assert body["error"]["type"] == "api_error" and "set CLAUDE_PATH" in body["error"]["message"]
+    assert "no-such-claude" not in body["error"]["message"]
+    async with http.get(f"{ccr.url}/api/claude-code/version") as response:
+        assert (await response.json())["claude_code_available"] is False

@@ -18,7 +18,7 @@ from ._util import Json, text_of, unpack_tool_id
 __all__ = ["to_gemini", "SIGNATURE_PREFIX", "SKIP_SIGNATURE"]
 
 #: thinking-block signatures that hold a Gemini thoughtSignature (other signatures never reach Gemini)
-SIGNATURE_PREFIX = "ccrg:"
+SIGNATURE_PREFIX = "ccr1:~gemini:"
 #: Google's documented stand-in for a function call from history that has no signature
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 _DATA_URL = re.compile(r"^data:([^;,]+)?(?:;[^,]*)?,(.*)$", re.S)

@@ -21,7 +21,7 @@ from ._util import Json, b64url, text_of, un_b64url
 
 __all__ = ["to_responses", "encode_reasoning", "decode_reasoning", "SIGNATURE_PREFIX", "is_reasoning_model"]
 
-SIGNATURE_PREFIX = "ccrresp:"
+SIGNATURE_PREFIX = "ccr1:~responses:"
 _REASONING_MODELS = re.compile(r"(^|/)(o\d|gpt-5|gpt-oss|codex)", re.I)
 _EFFORTS = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high",
             "max": "high"}

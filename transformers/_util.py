@@ -7,6 +7,10 @@ the id, base64url-encoded, and the dialect that put it there takes it out again:
 
     pack_tool_id("toolu_ab12", "sig==")  -> "toolu_ab12__ccrsig_c2lnPT0"
     unpack_tool_id(...)                  -> ("toolu_ab12", "sig==")
+
+Thinking-block signatures that ccr makes all start with `ccr1:` (see ccr/edge/common.py), so
+the Anthropic-native path drops them instead of sending Anthropic a signature it rejects;
+the dialects use `ccr1:~gemini:`, `ccr1:~openrouter:` and `ccr1:~responses:`.
 """
 
 from __future__ import annotations

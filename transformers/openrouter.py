@@ -27,7 +27,7 @@ from .openai import OpenAI
 
 __all__ = ["OpenRouter"]
 
-SIGNATURE_PREFIX = "ccror:"
+SIGNATURE_PREFIX = "ccr1:~openrouter:"
 
 
 def _is_claude(model: str) -> bool:

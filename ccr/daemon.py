@@ -6,7 +6,8 @@
 
 Starting and stopping hold an flock on `$CCR_HOME/.ccr.lock`, so concurrent `ccr start` and
 `ccr code` runs never start two servers: the second one waits and then finds the first.
-The child runs in its own session with its output in `$CCR_HOME/logs/daemon.log`; it writes the
+The child runs in its own session, its stdout in `$CCR_HOME/logs/daemon.log` and its stderr in
+`daemon-errors.log` (both rewritten at each start); it writes the
 service record itself once it listens (see ccr/pidfile.py), and `start` returns once
 `GET /health` answers at the recorded address.
 """
@@ -28,7 +29,7 @@ from typing import Any, Literal
 from .client import ServiceClient
 from .pidfile import DAEMON_FLAG, ServiceRecord, alive, born_after, is_ccr, read_pid, read_record, remove, withdraw
 
-__all__ = ["DaemonError", "Probe", "probe", "start", "stop", "service_lock", "output_file",
+__all__ = ["DaemonError", "Probe", "probe", "start", "stop", "service_lock", "output_file", "error_file",
            "START_TIMEOUT", "STOP_TIMEOUT"]
 
 START_TIMEOUT = float(os.environ.get("CCR_START_TIMEOUT", "30"))  # import + config + bind, 2 s usually
@@ -57,7 +58,13 @@ class Probe:
 
 
 def output_file(home: Path) -> Path:
+    """The daemon's stdout: start-up notes, "listening on …"."""
     return home / "logs" / "daemon.log"
+
+
+def error_file(home: Path) -> Path:
+    """The daemon's stderr: why it did not start, or a crash."""
+    return home / "logs" / "daemon-errors.log"
 
 
 def probe(home: Path) -> Probe:
@@ -127,7 +134,7 @@ def _wait_healthy(home: Path, found: Probe, timeout: float) -> Probe:
         time.sleep(_POLL * 2)
     where = found.record.url if found.record else "its address"
     raise DaemonError(f"ccr (pid {found.pid}) is running but does not answer at {where}; "
-                      f"see {output_file(home)}, or run `ccr stop`")
+                      f"see {error_file(home)}, or run `ccr stop`")
 
 
 def _spawn(home: Path, config: str | None, host: str | None, port: int | None) -> subprocess.Popen[bytes]:
@@ -138,11 +145,11 @@ def _spawn(home: Path, config: str | None, host: str | None, port: int | None) -
         argv += ["--host", host]
     if port:
         argv += ["--port", str(port)]
-    out = output_file(home)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_file(home).parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CCR_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    with open(out, "wb") as sink:  # one file per run: it holds this start's reasons
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+    # new files at each start: daemon-errors.log then holds this start's reasons only
+    with open(output_file(home), "wb") as out, open(error_file(home), "wb") as err:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 cwd=home, env=env, start_new_session=True, close_fds=True)
 
 
@@ -161,25 +168,28 @@ def _wait_started(home: Path, child: subprocess.Popen[bytes], timeout: float) ->
     _terminate(child.pid)
     child.wait()
     raise DaemonError(f"the service did not answer /health within {timeout:.0f}s and was stopped; "
-                      f"its output is in {output_file(home)}")
+                      f"see {output_file(home)} and {error_file(home)}")
 
 
 def failure_reason(home: Path, code: int) -> str:
-    """The last `ccr: …` message (with its indented lines) the child printed, else its last line."""
+    """The first `ccr: …` error (with its indented lines) the child printed, else its last line
+    (a traceback's exception)."""
     try:
-        lines = [line.rstrip() for line in output_file(home).read_text(errors="replace").splitlines()
+        lines = [line.rstrip() for line in error_file(home).read_text(errors="replace").splitlines()
                  if line.strip()]
     except OSError:
         lines = []
     starts = [i for i, line in enumerate(lines) if line.startswith("ccr: ")]
     if starts:
-        first = starts[-1]
-        block = [lines[first][len("ccr: "):]]
-        block += [line for line in lines[first + 1:] if line.startswith(" ")]
+        block = [lines[starts[0]][len("ccr: "):]]
+        for line in lines[starts[0] + 1:]:
+            if not line.startswith(" "):
+                break
+            block.append(line)
         return "\n".join(block)
     if lines:
-        return f"{lines[-1]} (exit status {code}; output in {output_file(home)})"
-    return f"exit status {code}, no output"
+        return f"{lines[-1]} (exit status {code}; see {error_file(home)})"
+    return f"exit status {code}, no output (see {output_file(home)})"
 
 
 def stop(home: Path, timeout: float = STOP_TIMEOUT) -> Probe:

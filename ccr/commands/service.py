@@ -134,6 +134,7 @@ def _report(root: Path, found: daemon.Probe) -> dict[str, Any]:
         "config": str(path),
         "pid_file": str(root / PID_FILE),
         "log": str(daemon.output_file(root)) if record and record.daemon else None,
+        "error_log": str(daemon.error_file(root)) if record and record.daemon else None,
     }
     if found.state == "stale":
         report["stale"] = found.reason

@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from .config import Config
+from .config import Config, split_route
 from .edge.assemble import accumulate, message_events
 from .edge.events import StreamSummary, anthropic_events
 from .edge.reply import to_message
@@ -98,10 +98,11 @@ def _has_images(body: Json) -> bool:
 def prepare(config: Config, body: Json, route: Route) -> ImageAgent | None:
     """The agent for this request, or None when it has nothing to do."""
     image_route = config.router.image
-    if not image_route or route.reason.startswith("image") or not _has_images(body):
+    if not image_route or not _has_images(body):
         return None
-    if route.name.lower() == image_route.replace(" ", "").lower():
-        return None
+    provider, model = split_route(image_route)
+    if (provider.strip().lower(), model.strip().lower()) == (route.provider.name.lower(), route.model.lower()):
+        return None  # the image model itself sees the images
     images: dict[str, Json] = {}
     out = copy.deepcopy(body)
     for message in out.get("messages") or ():

@@ -30,6 +30,7 @@ from .client import ServiceClient
 from .pidfile import DAEMON_FLAG, ServiceRecord, alive, born_after, is_ccr, read_pid, read_record, remove, withdraw
 
 __all__ = ["DaemonError", "Probe", "probe", "start", "stop", "service_lock", "output_file", "error_file",
+           "restart",
            "START_TIMEOUT", "STOP_TIMEOUT"]
 
 START_TIMEOUT = float(os.environ.get("CCR_START_TIMEOUT", "30"))  # import + config + bind, 2 s usually

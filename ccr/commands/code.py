@@ -18,8 +18,10 @@ started keeps running for the next `ccr code` until `ccr stop`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import sys
@@ -88,6 +90,7 @@ def run(args: list[str]) -> int:
     values, unset = claude_env(config, url_of(found, config))
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(values)
+    skip_onboarding(env)
     if config.non_interactive_mode:  # CI and scripts: no prompts, no colour, stdin closed
         env.update(NON_INTERACTIVE)
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -100,6 +103,30 @@ def run(args: list[str]) -> int:
     except OSError as exc:
         raise CLIError(f"cannot run Claude Code ({command[0]}): {exc.strerror}; {INSTALL_HINT}") from None
     return 0  # not reached
+
+
+def skip_onboarding(env: dict[str, str]) -> None:
+    """Write Claude Code's `.claude.json` when there is none, marked as onboarded.
+
+    claude-code-router does this at start-up, so that a first `ccr code` does not open Claude
+    Code's login and setup screens (there is nothing to log in to: ccr holds the keys). An
+    existing file is never touched.
+    """
+    folder = env.get("CLAUDE_CONFIG_DIR") or env.get("HOME") or str(Path.home())
+    path = Path(folder).expanduser() / ".claude.json"
+    if path.exists():
+        return
+    state = {"numStartups": 1, "autoUpdaterStatus": "enabled", "userID": secrets.token_hex(32),
+             "hasCompletedOnboarding": True, "lastOnboardingVersion": "1.0.17", "projects": {}}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", encoding="utf-8") as out:  # "x": a concurrent run may have written it
+            json.dump(state, out, indent=2)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        print(f"ccr: could not write {path} ({exc.strerror}); Claude Code may ask to log in",
+              file=sys.stderr)
 
 
 def claude_command(config: Config) -> list[str]:

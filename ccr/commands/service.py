@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,8 @@ def run_start(args: argparse.Namespace) -> int:
         return 0
     print(f"ccr is already running at {found.record.url} (pid {found.pid})")
     if args.config or args.host or args.port:
-        print("ccr: --config/--host/--port apply to a new start: use `ccr restart` with them", flush=True)
+        print("ccr: --config/--host/--port apply to a new start: use `ccr restart` with them",
+              file=sys.stderr, flush=True)
     return 0
 
 

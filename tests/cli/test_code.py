@@ -124,6 +124,18 @@ async def test_code_environment_arguments_and_exit_status(ccr, home, tmp_path):
     assert env["DISABLE_TELEMETRY"] == "true" and env["DISABLE_COST_WARNINGS"] == "true"
     assert "ANTHROPIC_API_KEY" not in env and "CLAUDE_CODE_USE_BEDROCK" not in env
     assert "CI" not in env or os.environ.get("CI")
+    onboarded = json.loads((Path(os.environ["HOME"]) / ".claude.json").read_text())
+    assert onboarded["hasCompletedOnboarding"] is True  # no login screen on a first `ccr code`
+
+
+async def test_code_keeps_an_existing_claude_json(ccr, home, tmp_path):
+    write_config(home, CLAUDE_PATH=str(fake_claude(tmp_path)))
+    mine = tmp_path / "claude-config"
+    mine.mkdir()
+    (mine / ".claude.json").write_text('{"theme": "dark"}')
+    result = await ccr("code", "-p", "hi", env={"CLAUDE_CONFIG_DIR": str(mine)})
+    assert result.code == 7, result
+    assert (mine / ".claude.json").read_text() == '{"theme": "dark"}'
 
 
 async def test_non_interactive_mode_closes_stdin(ccr, home, tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import subprocess
 import urllib.request
@@ -214,3 +216,20 @@ async def test_help_version_and_one_line_errors(ccr, home):
         assert len(result.err.strip().splitlines()) == 1 and "Traceback" not in result.err, result
     bare = await ccr()
     assert bare.code == 1 and "usage: ccr" in bare.err
+
+
+async def test_a_service_that_does_not_answer_is_reported_not_trusted(ccr, home):
+    write_config(home)
+    assert (await ccr("start")).code == 0
+    pid = ccr.pid()
+    os.kill(pid, signal.SIGSTOP)  # alive, ours, but deaf
+    try:
+        status = await ccr("status", "--json")
+        report = json.loads(status.out)
+        assert status.code == 1 and report["state"] == "unresponsive" and report["pid"] == pid
+        refused = await ccr("start", env={"CCR_START_TIMEOUT": "1"})
+        assert refused.code == 1 and f"(pid {pid}) is running but does not answer" in refused.err
+        assert ccr_processes(home) == [pid]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert (await ccr("status")).code == 0

@@ -84,6 +84,7 @@ function showTab(name) {
 
 async function save({ restart = false } = {}) {
   notify.clear();
+  clearInvalid();
   if (current === "json" && !panels.json.apply()) return;
   const buttons = [$("save"), $("save-restart")];
   buttons.forEach((b) => { b.disabled = true; });
@@ -99,10 +100,26 @@ async function save({ restart = false } = {}) {
     const problems = error.problems;
     const title = error.status === 400 ? "The config was not saved" : `${restart ? "Save and restart" : "Save"} failed`;
     notify.error(title, problems.length ? problems : [error.message]);
+    markInvalid(problems);
   } finally {
     refreshDirty();
     $("save-restart").disabled = false;
   }
+}
+
+/** Outline the fields a problem names: "PORT: ..." -> #setting-PORT, "Router.think: ..." -> #route-think. */
+function markInvalid(problems) {
+  for (const problem of problems) {
+    const path = problem.split(":")[0].trim();
+    const [head, key] = path.split(".");
+    const id = head === "Router" && key ? `route-${key}` : `setting-${head}`;
+    const field = document.getElementById(id);
+    if (field) field.setAttribute("aria-invalid", "true");
+  }
+}
+
+function clearInvalid() {
+  for (const field of document.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
 }
 
 async function restartServer() {
@@ -126,13 +143,13 @@ async function restartServer() {
     try { await api.health(); break; } catch { await new Promise((r) => setTimeout(r, HEALTH_POLL_MS)); }
   }
   await reload();
+  updateStatus();
   notify.info("Restarted: the saved config is in use.");
 }
 
 async function reload() {
   const config = await api.getConfig();
   store.load(config && typeof config === "object" && !Array.isArray(config) ? config : {});
-  updateStatus();
 }
 
 async function updateStatus() {
@@ -149,6 +166,7 @@ async function updateStatus() {
 
 function showLogin(message) {
   $("app").hidden = true;
+  $("actions").hidden = true;
   $("login").hidden = false;
   $("logout").hidden = true;
   $("login-error").textContent = message;
@@ -158,17 +176,20 @@ function showLogin(message) {
 
 async function boot() {
   $("fatal").hidden = true;
+  updateStatus();
   try {
     await reload();
   } catch (error) {
     if (error.status === 401) return; // the login form is already showing
     $("app").hidden = true;
+    $("actions").hidden = true;
     $("fatal").hidden = false;
     $("fatal").textContent = `Could not load the config: ${error.message}`;
     return;
   }
   $("login").hidden = true;
   $("app").hidden = false;
+  $("actions").hidden = false;
   $("logout").hidden = !api.apiKey.get();
   showTab(window.location.hash.slice(1));
   await catalogue.load();

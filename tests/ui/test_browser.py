@@ -136,6 +136,8 @@ async def test_bad_value_shows_the_servers_problems_and_leaves_the_file(page, ui
     assert "Router.longContextThreshold" in error and "'-5'" in error
     assert ui.path.read_bytes() == before
     assert not await page.evaluate("document.querySelector('#dirty').hidden")  # the edits are still there
+    invalid = await page.evaluate("[...document.querySelectorAll('[aria-invalid=true]')].map(e => e.id).sort()")
+    assert invalid == ["route-longContextThreshold", "setting-PORT"]
     # Fixing the values and saving again works.
     await page.fill("#route-longContextThreshold", "70000")
     await page.click('[data-tab="settings"]')

@@ -93,8 +93,7 @@ async def run_sync(request: web.Request) -> web.Response:
     service, settings, request_id = _context(request)
     run = parse_run(await _json(request), settings)
     _require_cli(settings)
-    service.admit(1, settings)
-    record = await service.create(run, kind="sync", request_id=request_id)
+    [record] = await service.enqueue([run], settings, kind="sync", request_id=request_id)
     result = await service.execute(record.id, run)
     return web.json_response({"success": result["success"], "result": result, "task_id": record.id,
                               "request_id": request_id})
@@ -105,8 +104,7 @@ async def run_async(request: web.Request) -> web.Response:
     service, settings, request_id = _context(request)
     run = parse_run(await _json(request), settings)
     _require_cli(settings)
-    service.admit(1, settings)
-    record = await service.create(run, kind="async", request_id=request_id)
+    [record] = await service.enqueue([run], settings, kind="async", request_id=request_id)
     service.submit(record, run)
     return web.json_response({"task_id": record.id, "status": "pending",
                               "message": "task accepted; poll GET /api/claude-code/task/{task_id} "
@@ -185,13 +183,7 @@ async def run_batch(request: web.Request) -> web.Response:
             item = {**item, "options": {**defaults, **(item.get("options") or {})}}
         runs.append(parse_run(item, settings, f"tasks[{i}]"))
     _require_cli(settings)
-    service.admit(len(runs), settings)
-    records = []
-    try:
-        for run in runs:
-            records.append(await service.create(run, kind="batch", request_id=request_id))
-    finally:
-        service.gate.forget(len(runs) - len(records))
+    records = await service.enqueue(runs, settings, kind="batch", request_id=request_id)
     outcomes = await asyncio.gather(*(service.execute(r.id, run) for r, run in zip(records, runs, strict=True)),
                                     return_exceptions=True)
     results = []

@@ -83,16 +83,22 @@ def _task(app: web.Application, task_id: str | None) -> RunningTask | None:
 
 
 def apply_task(app: web.Application, task_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    """The request body with the task's temperature and model; unchanged for other requests."""
+    """The request body with the task's temperature and route; unchanged for other requests.
+
+    A temperature replaces extended thinking, which Anthropic refuses to combine with one. An
+    explicit "provider,model" route binds every request of the task (subagents included);
+    aliases such as "sonnet" are left to the CLI, which already sends the model it resolved.
+    """
     task = _task(app, task_id)
     if task is None:
         return body
-    changes: dict[str, Any] = {}
+    out = dict(body)
     if task.temperature is not None:
-        changes["temperature"] = task.temperature
-    if task.model:
-        changes["model"] = task.model
-    return {**body, **changes} if changes else body
+        out["temperature"] = task.temperature
+        out.pop("thinking", None)
+    if task.model and "," in task.model:
+        out["model"] = task.model
+    return out
 
 
 def count_task(app: web.Application, record: RequestRecord) -> None:

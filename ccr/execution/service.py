@@ -59,10 +59,10 @@ class ExecutionService:
         return self._settings
 
     def saw_request_on(self, sockname: Any) -> None:
-        """Remember the address this server really listens on: the CLI talks back to it."""
-        if isinstance(sockname, tuple) and len(sockname) >= 2:
-            host = sockname[0]
-            self.self_url = _url("::1" if ":" in host else "127.0.0.1", int(sockname[1]))
+        """Remember an address this server really answers on: the CLI talks back to it."""
+        if isinstance(sockname, tuple) and len(sockname) >= 2 and isinstance(sockname[0], str):
+            host = sockname[0].removeprefix("::ffff:")  # IPv4 on a dual-stack socket
+            self.self_url = _url(host, int(sockname[1]))
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -108,12 +108,26 @@ class ExecutionService:
 
     def admit(self, n: int, settings: ExecSettings) -> None:
         """Rate limit and queue room for `n` runs, or RateLimitError (429)."""
+        if self._stopping:
+            raise CCRError("ccr is shutting down; retry in a moment", status=503, error_type="api_error")
         self.gate.admit(n, settings)
         try:
             self.rate.take(n, settings.rate_limit_per_minute)
         except CCRError:
             self.gate.forget(n)
             raise
+
+    async def enqueue(self, runs: list[RunRequest], settings: ExecSettings, *, kind: str,
+                      request_id: str) -> list[TaskRecord]:
+        """Admit and store `runs` (pending), all or none."""
+        self.admit(len(runs), settings)
+        records: list[TaskRecord] = []
+        try:
+            for run in runs:
+                records.append(await self.create(run, kind=kind, request_id=request_id))
+        finally:
+            self.gate.forget(len(runs) - len(records))
+        return records
 
     async def create(self, run: RunRequest, *, kind: str, request_id: str) -> TaskRecord:
         stamp = now()
@@ -158,6 +172,10 @@ class ExecutionService:
         """Wait for a slot, run with retries, store and return the result object."""
         task = self.registry.setdefault(task_id, RunningTask(task_id, run.options.model, run.options.temperature))
         settings = self._settings
+        if self._stopping:  # stays pending in the store; the next start settles it
+            self.registry.pop(task_id, None)
+            self.gate.forget(1)
+            return failure("ccr is shutting down", status="cancelled")
         try:
             try:
                 async with self.gate.slot(settings, task.cancel):

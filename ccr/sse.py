@@ -40,9 +40,10 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    __slots__ = ("_text", "_buffer", "_event", "_data", "_id", "_has_data")
+    __slots__ = ("_text", "_buffer", "_event", "_data", "_id", "_has_data", "_started")
 
     def __init__(self) -> None:
+        self._started = False  # a leading BOM is dropped (SSE spec)
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._event = ""
@@ -54,6 +55,9 @@ class SSEDecoder:
         text = self._buffer + self._text.decode(chunk)
         if not text:
             return []
+        if not self._started:
+            self._started = True
+            text = text.removeprefix("\ufeff")
         # A trailing CR may be the first half of CRLF: keep it for the next read.
         if text.endswith("\r"):
             text, self._buffer = text[:-1], "\r"

@@ -68,20 +68,26 @@ async def sniff(response: aiohttp.ClientResponse) -> tuple[bool, Body]:
 
     Some providers send SSE as application/json or JSON as text/event-stream; the bytes win.
     """
-    first = await response.content.readany()
-    head = first.lstrip()[:16]
     content_type = response.headers.get("Content-Type", "").lower()
-    while not head and first:  # only whitespace so far
+    first = b""
+    head = b""
+    while True:  # read until the start is unambiguous (a read may end after "da")
         more = await response.content.readany()
         if not more:
             break
         first += more
-        head = first.lstrip()[:16]
+        head = first.removeprefix(_BOM).lstrip()[:16]
+        if head and (head.startswith(_SSE_MARKERS) or not any(m.startswith(head) for m in _SSE_MARKERS)):
+            break
     if head.startswith((b"{", b"[")):
         return False, Body(response, first)
-    if head.startswith((b"data:", b"event:", b":", b"id:", b"retry:")):
+    if head.startswith(_SSE_MARKERS):
         return True, Body(response, first)
     return "event-stream" in content_type, Body(response, first)
+
+
+_BOM = b"\xef\xbb\xbf"
+_SSE_MARKERS = (b"data:", b"event:", b":", b"id:", b"retry:")
 
 
 async def json_chunks(body: Body, summary: StreamSummary,

@@ -24,6 +24,7 @@ import structlog
 from aiohttp import web
 
 from ccr.edge.assemble import accumulate, message_events
+from ccr.edge.common import drop_ccr_thinking
 from ccr.edge.events import StreamSummary, anthropic_events
 from ccr.edge.reply import to_message
 from ccr.edge.request import to_unified
@@ -158,7 +159,9 @@ async def _build_upstream(ex: Exchange) -> Upstream:
         for name in FORWARDED_HEADERS:
             if name in ex.request.headers:
                 headers[name] = ex.request.headers[name]
-        body = {**ex.body, "model": ex.route.model}
+        # Thinking that ccr made from another provider's reasoning carries a signature that
+        # Anthropic would reject (400 "invalid signature"): leave those blocks out.
+        body = {**ex.body, "model": ex.route.model, "messages": drop_ccr_thinking(ex.body["messages"])}
     else:
         body = to_unified(ex.body, ex.route.model)
     up = Upstream(provider.api_base_url, body, headers)
@@ -396,10 +399,18 @@ async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Stream
             message = await read_json_body(body)
         except ValueError:
             raise UpstreamError(f"{ex.label}: the provider's reply is not JSON", status=502) from None
-        message = await ex.chain.response(message, ex.ctx)
-        if isinstance(message, dict):
-            _count(ex, message.get("usage"))
-        if ex.record.stream and isinstance(message, dict):
+        if not isinstance(message, dict):
+            raise UpstreamError(f"{ex.label}: the provider's reply is not a JSON object", status=502)
+        if message.get("type") == "error" or (isinstance(message.get("error"), dict) and "content" not in message):
+            raise upstream_error(ex.route.provider.name, ex.route.model, 502, json.dumps(message))
+        try:
+            message = await ex.chain.response(message, ex.ctx)
+        except CCRError:
+            raise
+        except Exception as exc:
+            raise _step_failed(ex, "reply", exc) from None
+        _count(ex, message.get("usage"))
+        if ex.record.stream:
             return await _write_events(ex, _from_list(message_events(message)), StreamSummary())
         return web.json_response(message, headers=_headers(ex))
     if not ex.record.stream or steps_touch_stream:

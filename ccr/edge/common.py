@@ -12,6 +12,7 @@ __all__ = [
     "signature_field",
     "new_message_id",
     "reasoning_text",
+    "drop_ccr_thinking",
 ]
 
 _STOP = {
@@ -85,6 +86,19 @@ def signature_field(signature: Any, provider: str) -> str | None:
         return None
     field, _, origin = signature[len(_SIG_PREFIX):].partition(":")
     return field if origin == provider else None
+
+
+def drop_ccr_thinking(messages: list[Any]) -> list[Any]:
+    """The messages without thinking blocks that carry a ccr signature (same list if none)."""
+    def ours(block: Any) -> bool:
+        return (isinstance(block, dict) and block.get("type") == "thinking"
+                and isinstance(block.get("signature"), str) and block["signature"].startswith(_SIG_PREFIX))
+
+    if not any(isinstance(m, dict) and isinstance(m.get("content"), list) and any(map(ours, m["content"]))
+               for m in messages):
+        return messages
+    return [{**m, "content": [b for b in m["content"] if not ours(b)]}
+            if isinstance(m, dict) and isinstance(m.get("content"), list) else m for m in messages]
 
 
 def reasoning_text(delta: dict[str, Any]) -> tuple[str | None, str | None, str | None]:

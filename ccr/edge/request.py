@@ -259,8 +259,12 @@ def _assistant(content: Any, index: int) -> Json:
                 "function": {"name": block.get("name", ""),
                              "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)},
             })
-        elif kind == "thinking" and thinking is None:
-            thinking = {"content": block.get("thinking", ""), "signature": block.get("signature")}
+        elif kind == "thinking" and isinstance(block.get("thinking"), str):
+            # Interleaved thinking (several blocks between tool calls) goes back as one text.
+            if thinking is None:
+                thinking = {"content": block["thinking"], "signature": block.get("signature")}
+            else:
+                thinking["content"] += "\n" + block["thinking"]
     message: Json = {"role": "assistant", "content": "\n".join(texts) if texts else (None if calls else "")}
     if calls:
         message["tool_calls"] = calls

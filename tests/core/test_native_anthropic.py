@@ -137,3 +137,38 @@ async def test_native_error_keeps_provider_message(fake_upstream, ccr_server):
 
 async def _json(body, status=200):
     return web.json_response(body, status=status)
+
+
+async def test_ccr_made_thinking_is_not_sent_to_anthropic(fake_upstream, ccr_server):
+    """Thinking ccr built from another provider's reasoning has a signature Anthropic would
+    reject; real signatures pass unchanged."""
+    up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(MESSAGE))
+    messages = [{"role": "user", "content": "a"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "from deepseek", "signature": "ccr1:reasoning_content:deepseek"},
+                    {"type": "text", "text": "b"}]},
+                {"role": "user", "content": "c"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "real", "signature": "EqQBCkYIBxgC"},
+                    {"type": "text", "text": "d"}]},
+                {"role": "user", "content": "e"}]
+    status, _, raw = await raw_post(ccr.url + "/v1/messages", {**BODY, "messages": messages})
+    assert status == 200, raw
+    sent = up.recorder.last["messages"]
+    assert sent[1]["content"] == [{"type": "text", "text": "b"}]
+    assert sent[3] == messages[3]
+
+
+async def test_native_error_object_with_200(fake_upstream, ccr_server):
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(error))
+    status, _, raw = await raw_post(ccr.url + "/v1/messages", BODY)
+    assert status == 502 and b"Overloaded" in raw and b"claude,claude-up" in raw
+
+
+async def test_final_event_without_blank_line(fake_upstream, ccr_server):
+    up, ccr = await start(fake_upstream, ccr_server, stream_handler(NATIVE_STREAM.rstrip(b"\n")))
+    async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k") as client:
+        async with client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]) as s:
+            message = await s.get_final_message()
+    assert message.content[0].text == "Streäm"

@@ -86,3 +86,26 @@ async def test_foreign_signatures_are_not_sent(proxy):
             {"role": "user", "content": "c"}])
     assert pair.sent["messages"][1] == {"role": "assistant", "content": "b"}
     assert_openai_request(pair.sent)
+
+
+async def test_interleaved_thinking_goes_back_joined(fake_upstream, ccr_server):
+    up = await fake_upstream(lambda r: _reply())
+    ccr = await ccr_server(make_config([openai_provider(up.url, "deepseek", ["deepseek-reasoner"])],
+                                       {"default": "deepseek,deepseek-reasoner"}))
+    sig = "ccr1:reasoning_content:deepseek"
+    async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k") as client:
+        await client.messages.create(model="claude-sonnet-5", max_tokens=10, tools=TOOLS, messages=[
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "first", "signature": sig},
+                {"type": "tool_use", "id": "a", "name": "Bash", "input": {}},
+                {"type": "thinking", "thinking": "second", "signature": sig},
+                {"type": "tool_use", "id": "b", "name": "Bash", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "a", "content": "1"},
+                                         {"type": "tool_result", "tool_use_id": "b", "content": "2"}]}])
+    assert up.recorder.last["messages"][1]["reasoning_content"] == "first\nsecond"
+
+
+async def _reply():
+    from aiohttp import web
+    return web.json_response(chat_reply("ok"))

@@ -55,3 +55,26 @@ async def test_client_json_gets_json_for_sse_upstream(proxy):
     assert status == 200 and headers["Content-Type"].startswith("application/json")
     body = __import__("json").loads(raw)
     assert body["content"] == [{"type": "text", "text": "Hello"}] and body["type"] == "message"
+
+
+@pytest.mark.parametrize("first", [b"da", b"d", b"\xef\xbb\xbf", b"   \n"], ids=["da", "d", "bom", "blank"])
+async def test_sse_sniffed_across_tiny_first_reads(proxy, first):
+    """The first read may end anywhere: ccr keeps reading until the start is unambiguous."""
+    import asyncio
+
+    from aiohttp import web
+
+    payload = first + (STREAM[len(first):] if STREAM.startswith(first) else STREAM)
+
+    async def handler(request):
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(payload[:len(first)])
+        await asyncio.sleep(0.05)  # make the first read end there (a pause, not synchronisation)
+        await response.write(payload[len(first):])
+        return response
+
+    pair = await proxy(handler)
+    async with anthropic.AsyncAnthropic(base_url=pair.ccr.url, api_key="k") as client:
+        message = await client.messages.create(**REQUEST)
+    assert message.content[0].text == "Hello"

@@ -32,8 +32,9 @@ export const apiKey = {
   set: (key) => (key ? localStorage.setItem(KEY_NAME, key) : localStorage.removeItem(KEY_NAME)),
 };
 
-/** fetch + JSON + Anthropic-shaped errors. `query` values that are "" or null are left out. */
-export async function api(path, { method = "GET", body, query } = {}) {
+/** fetch + JSON + Anthropic-shaped errors. `query` values that are "" or null are left out.
+ *  With `withHeaders`, resolves to {data, headers}. */
+export async function api(path, { method = "GET", body, query, withHeaders = false } = {}) {
   const url = new URL(path, window.location.origin);
   for (const [name, value] of Object.entries(query ?? {})) {
     if (value !== "" && value !== null && value !== undefined) url.searchParams.set(name, value);
@@ -61,10 +62,14 @@ export async function api(path, { method = "GET", body, query } = {}) {
     if (response.status === 401) window.dispatchEvent(new CustomEvent("ccr:unauthorized", { detail: failure }));
     throw failure;
   }
-  return data;
+  return withHeaders ? { data, headers: response.headers } : data;
 }
 
-export const getConfig = () => api("/api/config");
+/** {data, source}: source is "running" when the file on disk is broken and ccr shows what it runs. */
+export const getConfig = async () => {
+  const { data, headers } = await api("/api/config", { withHeaders: true });
+  return { data, source: headers.get("x-ccr-config-source") ?? "file" };
+};
 export const saveConfig = (config) => api("/api/config", { method: "POST", body: config });
 export const restart = () => api("/api/restart", { method: "POST", body: {} });
 export const transformers = () => api("/api/transformers");

@@ -148,8 +148,12 @@ async function restartServer() {
 }
 
 async function reload() {
-  const config = await api.getConfig();
-  store.load(config && typeof config === "object" && !Array.isArray(config) ? config : {});
+  const { data, source } = await api.getConfig();
+  store.load(data && typeof data === "object" && !Array.isArray(data) ? data : {});
+  if (source === "running") {
+    notify.error("The config file on disk has errors", ["This page shows the config ccr is running. "
+      + "Saving from here replaces the file (its previous version is kept as a backup)."]);
+  }
 }
 
 async function updateStatus() {

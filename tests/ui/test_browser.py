@@ -305,3 +305,19 @@ async def test_login_with_apikey(page, ui_server, provider, monkeypatch):
     await page.click("#logout")
     await page.wait_for("!document.querySelector('#login').hidden")
     assert await page.evaluate("localStorage.getItem('ccr.apiKey')") is None
+
+
+async def test_a_config_file_broken_by_hand_is_shown_as_running_and_can_be_fixed(page, ui_server, provider, monkeypatch):
+    """The file on disk no longer parses: the page says so, shows what runs, and Save repairs it."""
+    monkeypatch.setenv("UI_TEST_KEY", "sk-from-environment-0123456789")
+    ui = await ui_server(two_providers(provider.url))
+    ui.path.write_text('{ "Providers": [ oops', encoding="utf-8")
+    await open_ui(page, ui.url)
+    assert "config file on disk has errors" in await wait_notice(page, "error")
+    await page.wait_for("document.querySelectorAll('.card.provider').length === 2")
+    await page.click('[data-tab="router"]')
+    await page.choose("#route-think", "fake,gpt-big")
+    await page.click("#save")
+    await wait_notice(page, "ok", "Config saved")
+    assert ui.saved()["Router"]["think"] == "fake,gpt-big"
+    assert ui.saved()["MY_TEAM_SETTING"] == {"nested": [1, 2, {"deep": True}]}

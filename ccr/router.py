@@ -103,12 +103,14 @@ class Router:
     def __init__(self, config: Config, counter: TokenCounter, *,
                  custom: CustomRoute | None = None,
                  overrides: OverrideSource | None = None,
-                 usage: SessionUsage | None = None) -> None:
+                 usage: SessionUsage | None = None,
+                 system_prompt: str | None = None) -> None:
         self.config = config
         self.counter = counter
         self.custom = custom
         self.overrides = overrides
         self.usage = usage or SessionUsage()
+        self.system_prompt = system_prompt  # REWRITE_SYSTEM_PROMPT's text, read at start
 
     def resolve(self, value: str, where: str) -> tuple[ProviderConfig, str]:
         """`"provider,model"` → the provider and the model's canonical spelling."""
@@ -127,6 +129,8 @@ class Router:
                 f"ccr has no providers configured yet. Add one to the Providers list of {name} "
                 'in the ccr home folder and set Router.default to "provider,model" '
                 "(the file's comments show examples), then run `ccr restart`.")
+        if self.system_prompt is not None:
+            _rewrite_system_prompt(body, self.system_prompt)
         choice = await self._custom(body) if self.custom is not None else None
         # The tag is taken out whichever rule wins, so no provider ever sees it.
         tag = _take_subagent_tag(body)
@@ -201,6 +205,20 @@ class Router:
                         returned=type(result).__name__)
             return None
         return result
+
+
+def _rewrite_system_prompt(body: dict[str, Any], prompt: str) -> None:
+    """REWRITE_SYSTEM_PROMPT: replace the main prompt up to its `<env>` section with the user's
+    text (claude-code-router looks only at system[1]; current Claude Code has it at system[2],
+    so the first block holding `<env>` is used)."""
+    system = body.get("system")
+    if not isinstance(system, list) or len(system) < 2:
+        return
+    for block in system[1:]:
+        text = block.get("text") if isinstance(block, dict) else None
+        if isinstance(text, str) and "<env>" in text:
+            block["text"] = prompt + "<env>" + text.rsplit("<env>", 1)[1]
+            return
 
 
 def _take_subagent_tag(body: dict[str, Any]) -> str | None:

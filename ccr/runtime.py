@@ -103,11 +103,18 @@ def build_runtime(config: Config, *, counter: TokenCounter | None = None,
         custom = _custom_router(config)
     except ConfigError as exc:
         problems.extend(exc.problems)
+    system_prompt = None
+    if config.rewrite_system_prompt:
+        try:
+            system_prompt = Path(config.rewrite_system_prompt).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            problems.append(f"REWRITE_SYSTEM_PROMPT: cannot read {config.rewrite_system_prompt!r}: "
+                            f"{exc.strerror or exc}; give the path of a text file")
     if problems:
         where = f"{config.path}: " if config.path else ""
         raise ConfigError(f"{where}invalid config:\n  - " + "\n  - ".join(problems), problems)
     router = Router(config, counter or TokenCounter(), custom=custom,
-                    overrides=ProjectOverrides(config.home), usage=usage)
+                    overrides=ProjectOverrides(config.home), usage=usage, system_prompt=system_prompt)
     pools = {p.name: KeyPool(p.api_keys) for p in config.providers}
     return Runtime(config=config, router=router, registry=registry, chains=chains, key_pools=pools)
 

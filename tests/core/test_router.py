@@ -234,3 +234,24 @@ def test_custom_router_config_errors(tmp_path, content, problem):
     with pytest.raises(ConfigError) as caught:
         build_runtime(config)
     assert "CUSTOM_ROUTER_PATH" in caught.value.message and problem in caught.value.message
+
+
+async def test_rewrite_system_prompt(proxy, tmp_path):
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("You are my own assistant.\n")
+    pair = await start(proxy, REWRITE_SYSTEM_PROMPT=str(prompt))
+    system = [{"type": "text", "text": "billing"}, {"type": "text", "text": "identity"},
+              {"type": "text", "text": "Long Claude Code prompt...\n<env>\ncwd: /work\n</env>\nafter"}]
+    status, _, raw = await raw_post(pair.ccr.url + "/v1/messages", body(system=system))
+    assert status == 200, raw
+    assert pair.sent["messages"][0]["content"] == (
+        "billing\nidentity\nYou are my own assistant.\n<env>\ncwd: /work\n</env>\nafter")
+
+
+def test_rewrite_system_prompt_missing_file(tmp_path):
+    from ccr.errors import ConfigError
+    from ccr.runtime import build_runtime
+    config = make_config([openai_provider("http://127.0.0.1:9/v1/chat/completions", "p", MODELS)],
+                         {"default": "p,m-default"}, REWRITE_SYSTEM_PROMPT=str(tmp_path / "missing.txt"))
+    with pytest.raises(ConfigError, match="REWRITE_SYSTEM_PROMPT: cannot read"):
+        build_runtime(config)

@@ -34,7 +34,7 @@ FLAGS = (
     "--disable-default-apps", "--disable-extensions", "--mute-audio", "--window-size=1280,900",
     "--remote-debugging-port=0",
 )
-_LISTENING = re.compile(rb"DevTools listening on (ws://\S+)")
+_LISTENING = re.compile(rb"DevTools listening on (ws://\S+)\r?\n")
 
 
 class CDPError(Exception):
@@ -284,9 +284,11 @@ class Browser:
 async def _drain(process: asyncio.subprocess.Process, found: asyncio.Future[str]) -> None:
     """Read Chromium's stderr to the end (a full pipe would stall it); report the DevTools URL."""
     assert process.stderr is not None
-    async for line in process.stderr:
-        match = _LISTENING.search(line)
-        if match and not found.done():
-            found.set_result(match.group(1).decode())
+    seen = b""
+    while chunk := await process.stderr.read(65536):
+        if not found.done():
+            seen = seen[-4096:] + chunk
+            if match := _LISTENING.search(seen):
+                found.set_result(match.group(1).decode())
     if not found.done():
         found.set_exception(CDPError(f"chromium exited ({process.returncode}) before DevTools listened"))

@@ -53,11 +53,11 @@ class RotatingFile:
         self._day: object = None
         self.path: Path | None = None
 
-    def write(self, lines: list[str]) -> None:
+    def write(self, lines: list[str | bytes]) -> None:
         """Append `lines`, moving to a new file before one would pass max_bytes or a new day."""
         chunk = bytearray()
         for line in lines:
-            data = line.encode("utf-8", "replace")
+            data = line.encode("utf-8", "replace") if isinstance(line, str) else line
             if self._fh is not None:
                 used = self._size + len(chunk)
                 if (self.by_day and self.clock().date() != self._day) or (
@@ -149,10 +149,11 @@ class LogFiles:
         self._thread = threading.Thread(target=self._run, name="ccr-log-writer", daemon=True)
         self._thread.start()
 
-    def server(self, line: str) -> None:
+    def server(self, line: str | bytes) -> None:
+        """Queue one line (ending in a newline) for the server log."""
         self._queue.put((self._server, line))
 
-    def routing(self, line: str) -> None:
+    def routing(self, line: str | bytes) -> None:
         self._queue.put((self._routing, line))
 
     def flush(self, timeout: float = 5.0) -> None:
@@ -169,7 +170,7 @@ class LogFiles:
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            batch: dict[RotatingFile, list[str]] = {}
+            batch: dict[RotatingFile, list[str | bytes]] = {}
             waiters: list[threading.Event] = []
             stop = False
             for count in range(_BATCH):
@@ -194,7 +195,7 @@ class LogFiles:
                 self._routing.close()
                 return
 
-    def _write(self, batch: dict[RotatingFile, list[str]]) -> None:
+    def _write(self, batch: dict[RotatingFile, list[str | bytes]]) -> None:
         for target, lines in batch.items():
             try:
                 target.write(lines)

@@ -24,6 +24,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from aiohttp import web
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is optional
+    _orjson = None  # type: ignore[assignment]
+
 from .logfiles import LogFiles
 
 if TYPE_CHECKING:
@@ -40,6 +45,9 @@ _KEYLIKE = re.compile(r"\b(sk-[A-Za-z0-9_-]{6})[A-Za-z0-9_-]{8,}")
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
+        # the regexes only when a secret could be there: most fields are short plain words
+        if len(value) < 13 or ("sk-" not in value and "bearer" not in value.lower()):
+            return value
         return _KEYLIKE.sub(r"\1…", _BEARER.sub(r"\1***", value))
     if isinstance(value, dict):
         return {k: ("***" if str(k).lower() in SECRET_KEYS else _scrub(v)) for k, v in value.items()}
@@ -101,6 +109,17 @@ def level_number(name: str) -> int:
     return _LEVELS.get(name.lower(), logging.INFO)
 
 
+def _json_line(record: dict[str, Any]) -> bytes:
+    """One JSON line; orjson (the `fast` extra) when installed, as this runs on every log call."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(record, default=str,
+                                 option=_orjson.OPT_APPEND_NEWLINE | _orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # e.g. an integer too large for orjson
+            pass
+    return (json.dumps(record, default=str, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+
+
 class _Output:
     """structlog's final logger: receives the processed event dict and sends it on."""
 
@@ -111,10 +130,9 @@ class _Output:
         if self.files is not None:
             record = {"timestamp": event.get("timestamp"), "level": event.get("level"),
                       "logger": self.name, **event}
-            self.files.server(json.dumps(record, default=str, ensure_ascii=False) + "\n")
+            self.files.server(_json_line(record))
             if event.get("event") == "request" and self.name == "ccr.messages" and "route" in event:
-                routed = {k: event[k] for k in ROUTING_FIELDS if k in event}
-                self.files.routing(json.dumps(routed, default=str, ensure_ascii=False) + "\n")
+                self.files.routing(_json_line({k: event[k] for k in ROUTING_FIELDS if k in event}))
         if self.console is not None:
             self.console(event)
 

@@ -168,3 +168,17 @@ async def test_post_validates_with_the_start_up_rules(admin_server, monkeypatch)
     status, body, _ = await admin.call("POST", "/api/config",
                                        json_body=good(HOST="0.0.0.0", APIKEY="a-long-admin-key"))
     assert status == 200
+
+
+async def test_get_after_the_file_was_broken_by_hand_shows_the_running_config(admin_server):
+    raw = good()
+    admin = await admin_server(raw)
+    status, body, headers = await admin.call("GET", "/api/config")
+    assert headers["x-ccr-config-source"] == "file"
+    admin.path.write_text("{ broken")
+    status, body, headers = await admin.call("GET", "/api/config")
+    assert status == 200 and body == raw and headers["x-ccr-config-source"] == "running"
+    # the UI can then save a fixed config over the broken file
+    assert (await admin.call("POST", "/api/config", json_body=raw))[0] == 200
+    [backup] = [p for p in admin.home.iterdir() if p.name.endswith(".bak")]
+    assert backup.read_text() == "{ broken"

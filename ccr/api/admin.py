@@ -33,9 +33,9 @@ from ccr.config import read_raw
 from ccr.config_store import ConfigStore
 from ccr.errors import ConfigError, RequestError
 from ccr.keys import RUNTIME, STATE
+from ccr.lifecycle import LIFECYCLE
 from ccr.logfiles import SERVER_PREFIX
 from ccr.logview import clear, line_filter, list_files, open_log, tail
-from ccr.lifecycle import LIFECYCLE
 from ccr.reload import RELOAD_LOCK, apply_saved_config
 from ccr.runtime import validate_raw
 

@@ -37,6 +37,7 @@ class TokenEndpoint:
         self.public = key.public_key()
         self.issued: list[dict] = []
         self.refuse = False
+        self.lifetime = 3599
 
     async def handle(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -49,7 +50,7 @@ class TokenEndpoint:
             return web.json_response({"error": "invalid_grant", "error_description": "Invalid JWT Signature."},
                                      status=400)
         self.issued.append({"header": json.loads(_unb64(header)), "claims": claims_data})
-        return web.json_response({"access_token": f"ya29.token-{len(self.issued)}", "expires_in": 3599,
+        return web.json_response({"access_token": f"ya29.token-{len(self.issued)}", "expires_in": self.lifetime,
                                   "token_type": "Bearer"})
 
 
@@ -99,6 +100,17 @@ async def test_vertex_gemini_token_is_signed_cached_and_sent(fake_upstream, ccr_
                                           "/models/gemini-2.5-pro:generateContent")
     headers = pair.up.recorder.headers[-1]
     assert headers["Authorization"] == "Bearer ya29.token-1" and "x-goog-api-key" not in headers
+
+
+async def test_a_token_near_its_expiry_is_replaced(fake_upstream, ccr_server, google):
+    endpoint, file = google
+    endpoint.lifetime = 240   # inside ccr's 5-minute refresh margin: never reused
+    pair = await setup(fake_upstream, ccr_server, bearer_checked(replying(gemini_reply("ok"))),
+                       use=[["vertex-gemini", {"credentials": str(file)}]], model="gemini-2.5-pro", path="")
+    for _ in range(2):
+        await create_message(pair, messages=[{"role": "user", "content": "hi"}])
+    assert len(endpoint.issued) == 2
+    assert [h["Authorization"] for h in pair.up.recorder.headers] == ["Bearer ya29.token-1", "Bearer ya29.token-2"]
 
 
 async def test_vertex_gemini_stream(fake_upstream, ccr_server, google):

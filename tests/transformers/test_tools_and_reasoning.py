@@ -115,3 +115,15 @@ async def test_deepseek_chat_caps_and_thinking_switch(fake_upstream, ccr_server)
     assert pair.sent["max_tokens"] == 8192 and "thinking" not in pair.sent
     await create_message(pair, thinking={"type": "enabled", "budget_tokens": 2000}, messages=HI)
     assert pair.sent["thinking"] == {"type": "enabled"}
+
+
+async def test_deepseek_v4_thinks_by_default_and_can_be_turned_off(fake_upstream, ccr_server):
+    pair = await setup(fake_upstream, ccr_server, replying(chat()), model="deepseek-v4-flash", use=["deepseek"])
+    tool_turn = [*HI, {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "Bash",
+                                                          "input": {"command": "ls"}}]},
+                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_1", "content": "a"}]}]
+    await create_message(pair, max_tokens=20000, tools=TOOLS, messages=tool_turn)
+    assert pair.sent["max_tokens"] == 20000 and "thinking" not in pair.sent
+    assert pair.sent["messages"][1]["reasoning_content"] == ""
+    await create_message(pair, tools=TOOLS, thinking={"type": "disabled"}, messages=tool_turn)
+    assert pair.sent["thinking"] == {"type": "disabled"} and "reasoning_content" not in pair.sent["messages"][1]

@@ -7,7 +7,6 @@
     DELETE /api/claude-code/task/{id}        cancel: the CLI's process group is killed
     POST   /api/claude-code/batch            tasks in parallel (bounded), one result each, in order
     POST   /api/claude-code/workflow         steps in order with context passing (JSON or YAML)
-    GET    /api/claude-code/version          the CLI's version
     GET    /api/tasks?status=&limit=&offset= stored tasks, newest first
     POST   /api/tasks/cleanup {"days": N}    delete finished tasks older than N days
 """
@@ -23,17 +22,16 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import sse_response
 
+from ccr.claude_version import find_claude
 from ccr.errors import CCRError, NotFoundError, RequestError
 from ccr.keys import RUNTIME
 from ccr.middlewares import REQUEST_ID
 
-from .command import find_claude
 from .options import parse_run
 from .running import RUNNING, TaskRegistry
 from .service import ExecutionService, failure
 from .settings import ExecSettings
 from .store import FINISHED, STATUSES
-from .version import claude_version
 from .workflow import Step, load_yaml, parse_workflow, summary, with_context
 
 __all__ = ["routes", "setup", "EXECUTION"]
@@ -72,8 +70,8 @@ def _context(request: web.Request) -> tuple[ExecutionService, ExecSettings, str]
     return service, settings, request[REQUEST_ID]
 
 
-def _require_cli(settings: ExecSettings) -> None:
-    if find_claude(settings) is None:
+def _require_cli(request: web.Request) -> None:
+    if find_claude(request.app[RUNTIME].config) is None:
         raise CCRError("the Claude Code CLI was not found: set CLAUDE_PATH in the config or the "
                        "environment, or put `claude` on PATH", status=503, error_type="api_error")
 
@@ -92,7 +90,7 @@ async def _json(request: web.Request) -> Any:
 async def run_sync(request: web.Request) -> web.Response:
     service, settings, request_id = _context(request)
     run = parse_run(await _json(request), settings)
-    _require_cli(settings)
+    _require_cli(request)
     [record] = await service.enqueue([run], settings, kind="sync", request_id=request_id)
     result = await service.execute(record.id, run)
     return web.json_response({"success": result["success"], "result": result, "task_id": record.id,
@@ -103,7 +101,7 @@ async def run_sync(request: web.Request) -> web.Response:
 async def run_async(request: web.Request) -> web.Response:
     service, settings, request_id = _context(request)
     run = parse_run(await _json(request), settings)
-    _require_cli(settings)
+    _require_cli(request)
     [record] = await service.enqueue([run], settings, kind="async", request_id=request_id)
     service.submit(record, run)
     return web.json_response({"task_id": record.id, "status": "pending",
@@ -182,7 +180,7 @@ async def run_batch(request: web.Request) -> web.Response:
         if isinstance(item, dict) and isinstance(item.get("options", {}), dict):
             item = {**item, "options": {**defaults, **(item.get("options") or {})}}
         runs.append(parse_run(item, settings, f"tasks[{i}]"))
-    _require_cli(settings)
+    _require_cli(request)
     records = await service.enqueue(runs, settings, kind="batch", request_id=request_id)
     outcomes = await asyncio.gather(*(service.execute(r.id, run) for r, run in zip(records, runs, strict=True)),
                                     return_exceptions=True)
@@ -245,7 +243,7 @@ def _wants_stream(request: web.Request) -> bool:
 async def run_workflow(request: web.Request) -> web.StreamResponse:
     service, settings, request_id = _context(request)
     steps = await _workflow_steps(request, settings)
-    _require_cli(settings)
+    _require_cli(request)
     service.admit(len(steps), settings)
     if not _wants_stream(request):
         answer = await _run_workflow(service, steps, request_id)
@@ -257,15 +255,6 @@ async def run_workflow(request: web.Request) -> web.StreamResponse:
         answer = await _run_workflow(service, steps, request_id, on_step)
         await sse.send(json.dumps({**answer, "request_id": request_id}), event="workflow")
     return sse
-
-
-@routes.get("/api/claude-code/version")
-async def version(request: web.Request) -> web.Response:
-    _, settings, request_id = _context(request)
-    claude = find_claude(settings)
-    text = await claude_version(claude) if claude else None
-    return web.json_response({"claude_code_available": text is not None, "claude_code_version": text,
-                              "request_id": request_id})
 
 
 def _int_param(request: web.Request, key: str, default: int, low: int, high: int) -> int:

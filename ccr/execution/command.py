@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .options import RunOptions
 from .settings import ExecSettings
 
-__all__ = ["Invocation", "build_invocation", "find_claude", "TASK_HEADER", "ARGV_PROMPT_LIMIT"]
+__all__ = ["Invocation", "build_invocation", "TASK_HEADER", "ARGV_PROMPT_LIMIT"]
 
 TASK_HEADER = "x-ccr-task"
 ARGV_PROMPT_LIMIT = 100_000  # bytes; MAX_ARG_STRLEN is 128 KiB
@@ -52,16 +51,6 @@ class Invocation:
             if secret:
                 text = text.replace(secret, "***")
         return text
-
-
-def find_claude(settings: ExecSettings) -> str | None:
-    """CLAUDE_PATH (config, then environment), then `claude` on PATH."""
-    if settings.claude_path:
-        path = Path(settings.claude_path).expanduser()
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-        return shutil.which(settings.claude_path)
-    return shutil.which("claude")
 
 
 def build_invocation(claude: str, prompt: str, options: RunOptions, settings: ExecSettings, *,

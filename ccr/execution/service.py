@@ -20,10 +20,11 @@ from typing import Any
 
 import structlog
 
+from ccr.claude_version import find_claude
 from ccr.config import Config
 from ccr.errors import CCRError
 
-from .command import build_invocation, find_claude
+from .command import build_invocation
 from .limits import Cancelled, Gate, RateLimiter
 from .options import RunRequest, parse_run
 from .outcome import build_result, retryable
@@ -212,7 +213,7 @@ class ExecutionService:
 
     async def _attempts(self, task: RunningTask, run: RunRequest, settings: ExecSettings,
                         stream_json: bool) -> Json:
-        claude = find_claude(settings)
+        claude = find_claude(self._config)  # CLAUDE_PATH (config, environment), then PATH
         if claude is None:
             return failure("the Claude Code CLI was not found: set CLAUDE_PATH in the config or the "
                             "environment, or put `claude` on PATH")

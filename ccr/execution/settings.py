@@ -32,7 +32,6 @@ PERMISSION_MODES = ("acceptEdits", "auto", "bypassPermissions", "default", "dont
 @dataclass(frozen=True, slots=True)
 class ExecSettings:
     home: Path                                  # $CCR_HOME
-    claude_path: str | None = None              # CLAUDE_PATH (config, then environment)
     default_timeout: float = 60.0               # seconds per attempt when a request gives none
     max_timeout: float = 3600.0
     max_retries: int = 3                        # wrapper-side re-runs of retryable failures
@@ -194,7 +193,6 @@ def _parse(config: Config, problems: list[str]) -> ExecSettings:
         problems.append(f"{SECTION}.{key}: unknown setting (known: {', '.join(sorted(set(_NUMBERS) | _OTHER_KEYS))})")
     return ExecSettings(
         home=home,
-        claude_path=config.claude_path or os.environ.get("CLAUDE_PATH") or None,
         allowed_roots=roots,
         workspace=workspace,
         permission_mode=mode,

@@ -11,7 +11,6 @@ from ccr.execution.process import ProcessOutcome
 from ccr.execution.settings import load_settings, settings_problems
 from ccr.execution.store import TaskRecord, TaskStore, now
 from tests.conftest import make_config
-from tests.execution.conftest import exec_config
 
 
 def test_seed_env_vars_are_defaults_and_the_config_file_wins(monkeypatch, tmp_path):
@@ -119,10 +118,3 @@ def test_error_messages_name_the_cause():
     assert build_result(flag, command="", elapsed=0, fmt="text", timeout=30, attempts=1)["error"] == \
         "error: unknown option '--bogus'"
 
-
-async def test_version_endpoint_runs_the_cli(model, ccr_server, http):
-    _, url = model
-    ccr = await ccr_server(exec_config(url))
-    async with http.get(f"{ccr.url}/api/claude-code/version") as response:
-        body = await response.json()
-    assert body["claude_code_available"] is True and body["claude_code_version"].endswith("(Claude Code)")

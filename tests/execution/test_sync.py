@@ -189,5 +189,3 @@ async def test_a_missing_cli_is_503_naming_claude_path(model, ccr_server, http, 
         body = await response.json()
     assert body["error"]["type"] == "api_error" and "set CLAUDE_PATH" in body["error"]["message"]
     assert "no-such-claude" not in body["error"]["message"]
-    async with http.get(f"{ccr.url}/api/claude-code/version") as response:
-        assert (await response.json())["claude_code_available"] is False

@@ -12,10 +12,10 @@ import pytest
 
 from tests.core.util import parse_sse, raw_post
 
-from .util import TOOLS, create_message, data_sse, history, replying, setup, stream_message, streaming, tool_results
+from .util import TOOLS, assert_gemini_request, create_message, gemini_reply_checked, data_sse, history, replying, setup, stream_message, streaming, tool_results
 
 MODEL = "gemini-3-pro-preview"
-SIG = "CiQBjz1rX3Fvb1NpZ25hdHVyZQ+/=="
+SIG = "CiQBj/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v3NpZw=="  # base64 with + / and padding
 USAGE = {"promptTokenCount": 120, "candidatesTokenCount": 40, "thoughtsTokenCount": 30,
          "cachedContentTokenCount": 100, "totalTokenCount": 190}
 
@@ -26,7 +26,7 @@ def candidate(parts, finish=None, usage=None):
     if finish:
         body["candidates"][0]["finishReason"] = finish
     body["usageMetadata"] = usage or {"promptTokenCount": 120, "totalTokenCount": 120}
-    return body
+    return gemini_reply_checked(body)
 
 
 FIRST_TURN = data_sse(
@@ -72,10 +72,12 @@ async def test_stream_thinking_parallel_calls_and_signature_round_trip(fake_upst
     assert "$schema" not in declarations[0]["parametersJsonSchema"]
     assert sent["generationConfig"]["thinkingConfig"] == {"includeThoughts": True, "thinkingLevel": "high"}
     assert sent["generationConfig"]["maxOutputTokens"] == 1000
+    assert_gemini_request(sent)
 
     second = await stream_message(pair, system=system, tools=TOOLS, messages=[
         {"role": "user", "content": "compare a.py and b.py"}, history(first), tool_results(first, "print(1)")])
     assert [b.type for b in second.content] == ["text"] and second.content[0].text == "Both files are short."
+    assert_gemini_request(pair.sent)
     contents = pair.sent["contents"]
     assert [c["role"] for c in contents] == ["user", "model", "user"]
     calls = contents[1]["parts"]
@@ -99,6 +101,7 @@ async def test_whole_reply_and_text_signature(fake_upstream, ccr_server):
     # the signature goes back on the model turn's last part, to Gemini only
     await create_message(pair, messages=[{"role": "user", "content": "hi"}, history(message),
                                          {"role": "user", "content": "more"}])
+    assert_gemini_request(pair.sent)
     assert pair.sent["contents"][1] == {"role": "model", "parts": [{"text": "Answer.", "thoughtSignature": "VGV4dFNpZw=="}]}
 
 
@@ -108,6 +111,7 @@ async def test_gemini3_history_without_signature_gets_googles_skip_value(fake_up
         {"role": "user", "content": "read"},
         {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": "Read", "input": {"path": "x"}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_01", "content": "data"}]}])
+    assert_gemini_request(pair.sent)
     part = pair.sent["contents"][1]["parts"][0]
     assert part["thoughtSignature"] == "skip_thought_signature_validator"
     assert "id" not in part["functionCall"]
@@ -119,6 +123,7 @@ async def test_max_tokens_finish_and_tool_choice(fake_upstream, ccr_server):
     message = await create_message(pair, tools=TOOLS, tool_choice={"type": "tool", "name": "Bash"},
                                    messages=[{"role": "user", "content": "go"}])
     assert message.stop_reason == "max_tokens"
+    assert_gemini_request(pair.sent)
     assert pair.sent["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["Bash"]}}
 
 
@@ -127,6 +132,7 @@ async def test_image_becomes_inline_data(fake_upstream, ccr_server):
     await create_message(pair, messages=[{"role": "user", "content": [
         {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "AAAA"}},
         {"type": "text", "text": "what is it?"}]}])
+    assert_gemini_request(pair.sent)
     assert pair.sent["contents"][0]["parts"] == [{"inlineData": {"mimeType": "image/jpeg", "data": "AAAA"}},
                                                  {"text": "what is it?"}]
 

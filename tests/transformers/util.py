@@ -135,3 +135,31 @@ def history(message: Any) -> Json:
 def tool_results(message: Any, text: str = "ok") -> Json:
     return {"role": "user", "content": [{"type": "tool_result", "tool_use_id": b.id, "content": text}
                                         for b in message.content if b.type == "tool_use"]}
+
+
+def assert_gemini_request(body: Json) -> None:
+    """Raise unless `body` is a generateContent request the official google-genai SDK's types
+    accept, part for part (its models forbid unknown fields)."""
+    from google.genai import types
+
+    allowed = {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings",
+               "cachedContent"}
+    assert set(body) <= allowed, f"unknown generateContent keys: {set(body) - allowed}"
+    for content in body["contents"]:
+        types.Content.model_validate(content)
+    if "systemInstruction" in body:
+        types.Content.model_validate(body["systemInstruction"])
+    for tool in body.get("tools") or ():
+        types.Tool.model_validate(tool)
+    if "toolConfig" in body:
+        types.ToolConfig.model_validate(body["toolConfig"])
+    if "generationConfig" in body:
+        types.GenerationConfig.model_validate(body["generationConfig"])
+
+
+def gemini_reply_checked(body: Json) -> Json:
+    """A Gemini reply, checked against the SDK's GenerateContentResponse."""
+    from google.genai import types
+
+    types.GenerateContentResponse.model_validate(body)
+    return body

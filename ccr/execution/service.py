@@ -135,7 +135,7 @@ class ExecutionService:
         record = TaskRecord(id=str(uuid.uuid4()), kind=kind, status="pending", prompt=run.prompt,
                             options=run.raw_options, request_id=request_id, created_at=stamp,
                             updated_at=stamp)
-        self.registry[record.id] = RunningTask(record.id, run.options.model, run.options.temperature)
+        self._in_flight(record.id, run)
         try:
             await self.store.insert(record)
         except BaseException:
@@ -146,8 +146,12 @@ class ExecutionService:
     def submit(self, record: TaskRecord, run: RunRequest) -> None:
         self._spawn(record.id, run)
 
+    def _in_flight(self, task_id: str, run: RunRequest) -> RunningTask:
+        """The task's entry in the registry (what /v1/messages applies to its requests)."""
+        return self.registry.setdefault(task_id, RunningTask(task_id, run.options.model, run.options.temperature))
+
     def _spawn(self, task_id: str, run: RunRequest) -> None:
-        self.registry.setdefault(task_id, RunningTask(task_id, run.options.model, run.options.temperature))
+        self._in_flight(task_id, run)
         task = asyncio.create_task(self._run_background(task_id, run), name=f"ccr-task-{task_id}")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -171,18 +175,16 @@ class ExecutionService:
 
     async def execute(self, task_id: str, run: RunRequest, *, stream_json: bool | None = None) -> Json:
         """Wait for a slot, run with retries, store and return the result object."""
-        task = self.registry.setdefault(task_id, RunningTask(task_id, run.options.model, run.options.temperature))
+        task = self._in_flight(task_id, run)
         settings = self._settings
-        if self._stopping:  # stays pending in the store; the next start settles it
-            self.registry.pop(task_id, None)
-            self.gate.forget(1)
-            return failure("ccr is shutting down", status="cancelled")
+        stream = run.options.format == "stream-json" if stream_json is None else stream_json
         try:
+            if self._stopping:  # stays pending in the store; the next start settles it
+                self.gate.forget(1)
+                return failure("ccr is shutting down", status="cancelled")
             try:
                 async with self.gate.slot(settings, task.cancel):
-                    result = await self._attempts(task, run, settings,
-                                                  run.options.format == "stream-json" if stream_json is None
-                                                  else stream_json)
+                    result = await self._attempts(task, run, settings, stream)
             except Cancelled:
                 result = failure("cancelled", status="cancelled")
             if self._stopping:  # leave the store saying `running`; see shutdown()

@@ -4,18 +4,70 @@
 
 A plugin file defines one or more `Transformer` subclasses with a `name`; each is registered
 under that name (a plugin may replace a built-in) with the entry's options as defaults.
+Each registered class is a thin subclass whose hooks turn the plugin's own exceptions into a
+TransformError naming the plugin, so a buggy plugin fails only the requests that use it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from ccr.errors import ConfigError
+from ccr.errors import CCRError, ConfigError, TransformError
 
-from .base import Transformer
+from .base import Context, Json, Transformer, Upstream
 
-__all__ = ["load_plugins"]
+__all__ = ["load_plugins", "guarded"]
+
+_JS = (".js", ".cjs", ".mjs", ".ts")
+
+
+def _failure(step: Transformer, ctx: Context, where: str, exc: Exception) -> TransformError:
+    if ctx.log is not None:
+        ctx.log.error("plugin transformer failed", plugin=step.name, where=where, exc_info=exc)
+    return TransformError(f"{ctx.provider.name},{ctx.model}: plugin transformer {step.name!r} failed on "
+                          f"the {where}: {type(exc).__name__}: {exc}")
+
+
+def guarded(cls: type[Transformer]) -> type[Transformer]:
+    """`cls` with each hook it overrides wrapped; hooks it leaves alone stay the base ones."""
+    namespace: dict[str, Any] = {"__module__": cls.__module__, "__doc__": cls.__doc__,
+                                 "__qualname__": cls.__qualname__}
+
+    if cls.request is not Transformer.request:
+        async def request(self: Transformer, up: Upstream, ctx: Context) -> Upstream:
+            try:
+                return await cls.request(self, up, ctx)
+            except CCRError:
+                raise
+            except Exception as exc:
+                raise _failure(self, ctx, "request", exc) from None
+        namespace["request"] = request
+
+    if cls.response is not Transformer.response:
+        async def response(self: Transformer, body: Json, ctx: Context) -> Json:
+            try:
+                return await cls.response(self, body, ctx)
+            except CCRError:
+                raise
+            except Exception as exc:
+                raise _failure(self, ctx, "reply", exc) from None
+        namespace["response"] = response
+
+    if cls.stream is not Transformer.stream:
+        async def stream(self: Transformer, chunks: AsyncIterator[Json], ctx: Context) -> AsyncIterator[Json]:
+            try:
+                async for chunk in cls.stream(self, chunks, ctx):
+                    yield chunk
+            except (CCRError, GeneratorExit):
+                raise
+            except Exception as exc:
+                if type(exc).__module__.startswith(("aiohttp", "asyncio")) or isinstance(exc, OSError):
+                    raise  # the connection's failure, passed through the plugin
+                raise _failure(self, ctx, "stream", exc) from None
+        namespace["stream"] = stream
+
+    return type(cls.__name__, (cls,), namespace)
 
 
 def load_plugins(specs: Sequence[Any], registry: Mapping[str, Any]) -> dict[str, Any]:
@@ -26,7 +78,7 @@ def load_plugins(specs: Sequence[Any], registry: Mapping[str, Any]) -> dict[str,
     found = dict(registry)
     problems: list[str] = []
     for spec in specs:
-        if spec.path.endswith((".js", ".cjs", ".mjs", ".ts")):
+        if spec.path.endswith(_JS):
             problems.append(f"{spec.where}: {spec.path!r} is a JavaScript plugin; ccr loads Python "
                             "transformers. Port it to a .py file defining a Transformer subclass "
                             "(see the README, 'Custom transformers')")
@@ -42,7 +94,7 @@ def load_plugins(specs: Sequence[Any], registry: Mapping[str, Any]) -> dict[str,
         if not classes:
             problems.append(f"{spec.where}: {spec.path!r} defines no Transformer subclass with a `name`")
         for cls in classes:
-            found[cls.name.lower()] = Registered(cls, spec.path, dict(spec.options))
+            found[cls.name.lower()] = Registered(guarded(cls), spec.path, dict(spec.options))
     if problems:
         raise ConfigError(problems[0], problems)
     return found

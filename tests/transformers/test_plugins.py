@@ -14,6 +14,7 @@ from ccr.errors import ConfigError
 from ccr.runtime import build_runtime
 from ccr.transformers import BUILTIN
 from tests.conftest import make_config, openai_provider
+from tests.core.util import parse_sse, raw_post
 
 from .util import chat, data_sse, chunk, replying, streaming
 
@@ -58,6 +59,15 @@ class Boom(Transformer):
 
     async def request(self, up: Upstream, ctx: Context) -> Upstream:
         raise RuntimeError("the plugin's own bug")
+
+
+class Flaky(Transformer):
+    name = "flaky"
+
+    async def stream(self, chunks, ctx):
+        async for chunk in chunks:
+            yield chunk
+            raise ValueError("cannot handle this chunk")
 '''
 
 
@@ -86,7 +96,8 @@ async def test_python_plugin_with_options_and_a_failing_plugin(plugin, fake_upst
             await client.messages.create(model="bad,m", max_tokens=10, messages=[{"role": "user", "content": "x"}])
         error = caught.value.body["error"]
         assert error["type"] == "api_error"
-        assert "boom" in error["message"] and "the plugin's own bug" in error["message"]
+        assert error["message"] == ("bad,m: plugin transformer 'boom' failed on the request: "
+                                    "RuntimeError: the plugin's own bug")
         assert "Traceback" not in error["message"] and str(plugin) not in error["message"]
         assert bad.recorder.requests == []
         # the server is still up and other providers are unaffected
@@ -95,6 +106,23 @@ async def test_python_plugin_with_options_and_a_failing_plugin(plugin, fake_upst
             message = await stream.get_final_message()
     assert message.content[0].text == "hello!!"
     assert good.recorder.last["temperature"] == 0.3
+
+
+async def test_plugin_failing_mid_stream_ends_that_stream_only(plugin, fake_upstream, ccr_server):
+    up = await fake_upstream(streaming(data_sse(chunk({"content": "one"}), chunk({"content": "two"}),
+                                                chunk({}, "stop"), done=True)))
+    flaky = openai_provider(up.url, "flaky", ["m"])
+    flaky["transformer"] = {"use": ["flaky"]}
+    config = make_config([flaky, openai_provider(up.url, "plain", ["m"])], {"default": "plain,m"},
+                         transformers=[{"path": str(plugin.parent / "boom.py")}])
+    ccr = await ccr_server(config)
+    request = {"model": "flaky,m", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    status, _, raw = await raw_post(f"{ccr.url}/v1/messages", request)
+    events = parse_sse(raw)
+    assert status == 200 and events[-1][0] == "error"
+    assert "plugin transformer 'flaky' failed on the stream: ValueError" in events[-1][1]["error"]["message"]
+    status, _, raw = await raw_post(f"{ccr.url}/v1/messages", {**request, "model": "plain,m"})
+    assert status == 200 and parse_sse(raw)[-1][0] == "message_stop"
 
 
 def test_javascript_plugin_is_a_clear_config_error(tmp_path):

@@ -65,6 +65,13 @@ async def test_markdown_and_stream_json_formats(model, ccr_server, http):
     kinds = [m.get("type") for m in result["messages"]]
     assert kinds[0] == "system" and kinds[-1] == "result" and "assistant" in kinds
 
+    async with http.post(f"{ccr.url}/api/claude-code", json={
+            "prompt": "MARK-gamma", "options": {"format": "markdown"}}) as response:
+        result = (await response.json())["result"]
+    assert result["success"] and result["output"] == "OUT-gamma" and "messages" not in result
+    assert "--append-system-prompt 'Format your final answer as Markdown.'" in result["command"]
+    assert "Format your final answer as Markdown." in json.dumps(scripted.bodies[-1]["messages"])
+
 
 @pytest.mark.parametrize("options, message", [
     ({"format": "python"}, "options.format: 'python' is not an output format"),

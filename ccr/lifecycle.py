@@ -38,6 +38,7 @@ EXIT_RELAUNCH = 75  # EX_TEMPFAIL: "try again", what supervisors restart on
 class Lifecycle:
     daemon: bool = False
     config_file: str | None = None  # the --config the process was started with
+    record: bool = True             # write the pid file and service record in $CCR_HOME
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     relaunch_requested: bool = False
 
@@ -76,6 +77,8 @@ LIFECYCLE: web.AppKey[Lifecycle] = web.AppKey("lifecycle", Lifecycle)
 def publish_service(app: web.Application, host: str, port: int) -> None:
     """Once listening: write the pid file and service record in $CCR_HOME (one service per home)."""
     lifecycle = app.get(LIFECYCLE) or Lifecycle()
+    if not lifecycle.record:
+        return
     state = app[STATE]
     publish(config_home(), ServiceRecord(
         pid=os.getpid(), host=host, port=port, url=connect_url(host, port),
@@ -86,5 +89,5 @@ def publish_service(app: web.Application, host: str, port: int) -> None:
 def withdraw_service(app: web.Application) -> None:
     """On exit: remove the files, unless this daemon is about to re-execute itself."""
     lifecycle = app.get(LIFECYCLE) or Lifecycle()
-    if not (lifecycle.daemon and lifecycle.relaunch_requested):
+    if lifecycle.record and not (lifecycle.daemon and lifecycle.relaunch_requested):
         withdraw(config_home(), os.getpid())

@@ -139,13 +139,13 @@ def alive(pid: int) -> bool:
 
 
 def is_ccr(pid: int) -> bool:
-    """The process is a `ccr start` (as `ccr start …` or `python -m ccr start …`)."""
+    """The process is a `ccr start` (`ccr start …`, `python -m ccr start …`, `-m ccr.cli start …`)."""
     try:
         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
     words = [a.decode(errors="replace") for a in args if a]
-    named = any(os.path.basename(w) in ("ccr", "ccr.exe") for w in words)
+    named = any(os.path.basename(w) in ("ccr", "ccr.exe", "ccr.cli") for w in words)
     return named and "start" in words
 
 

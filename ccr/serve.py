@@ -54,7 +54,7 @@ def _url_host(host: str) -> str:
 
 
 def serve(config_file: str | None = None, host: str | None = None, port: int | None = None, *,
-          daemon: bool = False) -> int:
+          daemon: bool = False, record: bool = True) -> int:
     path, created = prepare_config(config_file)
     try:
         runtime = _validated(path, host, port)
@@ -71,7 +71,7 @@ def serve(config_file: str | None = None, host: str | None = None, port: int | N
     if config.setup_mode:
         print(f"ccr: setup mode: no providers in {path}; /v1/messages will say how to add one", flush=True)
     app = create_app(config, runtime=runtime, config_path=path)
-    app[LIFECYCLE] = Lifecycle(daemon=daemon, config_file=str(path.resolve()))
+    app[LIFECYCLE] = Lifecycle(daemon=daemon, config_file=str(path.resolve()), record=record)
     app[LOGGING] = logging_
     return _loop(app, config)
 

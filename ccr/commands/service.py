@@ -74,15 +74,25 @@ def run_start(args: argparse.Namespace) -> int:
 
 
 def _foreground(args: argparse.Namespace) -> int:
-    if not args.daemonized:  # the daemon's parent has checked, under the lock
+    """Run here. The daemon's parent has checked for a running service (under the lock); a user's
+    foreground start is refused when the recorded service runs the same config, and runs
+    unrecorded next to one that runs another config (the pid file names one service per home)."""
+    record = True
+    if not args.daemonized:
         found = daemon.probe(home())
         if found.state in ("running", "unresponsive"):
             where = f" at {found.record.url}" if found.record else ""
-            raise CLIError(f"ccr is already running{where} (pid {found.pid}); stop it with `ccr stop` "
-                           "or use another CCR_HOME")
+            theirs = found.record.config if found.record else None
+            if theirs is None or theirs == str(config_file(args.config)):
+                raise CLIError(f"ccr is already running{where} (pid {found.pid}); stop it with "
+                               "`ccr stop` or use another CCR_HOME")
+            print(f"ccr: another ccr runs{where} (pid {found.pid}, config {theirs}) for this CCR_HOME; "
+                  "this one is not recorded, so `ccr status` and `ccr stop` will not see it",
+                  file=sys.stderr, flush=True)
+            record = False
     from ..serve import serve
 
-    return serve(args.config, args.host, args.port, daemon=args.daemonized)
+    return serve(args.config, args.host, args.port, daemon=args.daemonized, record=record)
 
 
 def run_stop(args: argparse.Namespace) -> int:

@@ -233,3 +233,27 @@ async def test_a_service_that_does_not_answer_is_reported_not_trusted(ccr, home)
     finally:
         os.kill(pid, signal.SIGCONT)
     assert (await ccr("status")).code == 0
+
+
+async def test_a_foreground_server_with_another_config_runs_unrecorded(ccr, home, tmp_path):
+    write_config(home)
+    assert (await ccr("start")).code == 0
+    daemon_pid = ccr.pid()
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"PORT": free_port(), "LOG": False}))
+    server = await asyncio.create_subprocess_exec(*ccr_argv("start", "--foreground", "--config", str(other)),
+                                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = b""
+        while b"listening on" not in line:
+            line = await asyncio.wait_for(server.stdout.readline(), 60)
+            assert line, (await server.stderr.read()).decode()
+        assert ccr.pid() == daemon_pid  # the record still names the background service
+        server.terminate()
+        assert await asyncio.wait_for(server.wait(), 60) == 0
+        assert "not recorded" in (await server.stderr.read()).decode()
+        assert ccr.pid() == daemon_pid and (await ccr("status")).code == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ccr.errors import ConfigError
 from tests.conftest import make_config
 
-from .util import create_message, replying, setup, stream_message, streaming, typed_sse
+from .util import assert_gemini_request, create_message, replying, setup, stream_message, streaming, typed_sse
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -100,6 +100,7 @@ async def test_vertex_gemini_token_is_signed_cached_and_sent(fake_upstream, ccr_
                                           "/models/gemini-2.5-pro:generateContent")
     headers = pair.up.recorder.headers[-1]
     assert headers["Authorization"] == "Bearer ya29.token-1" and "x-goog-api-key" not in headers
+    assert_gemini_request(pair.sent)
 
 
 async def test_a_token_near_its_expiry_is_replaced(fake_upstream, ccr_server, google):

@@ -112,6 +112,7 @@ class Config:
     log_max_files: int = 3
     log_max_bytes: int = 50 * 1024 * 1024
     api_timeout_ms: int = 600_000
+    keepalive_ms: int = 15_000  # ping events while a provider is silent mid-stream
     proxy_url: str | None = None
     non_interactive_mode: bool = False
     custom_router_path: str | None = None
@@ -275,6 +276,7 @@ def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None
         log_max_files=reader.integer("LOG_MAX_FILES", 3, 1, 1000),
         log_max_bytes=reader.integer("LOG_MAX_SIZE_MB", 50, 1, 100_000) * 1024 * 1024,
         api_timeout_ms=reader.integer("API_TIMEOUT_MS", 600_000, 1000, 24 * 3600 * 1000),
+        keepalive_ms=reader.integer("KEEPALIVE_MS", 15_000, 100, 600_000),
         proxy_url=reader.string("PROXY_URL") or reader.string("HTTPS_PROXY") or None,
         non_interactive_mode=reader.boolean("NON_INTERACTIVE_MODE", False),
         custom_router_path=reader.string("CUSTOM_ROUTER_PATH") or None,

@@ -29,6 +29,7 @@ from ccr.edge.events import StreamSummary, anthropic_events
 from ccr.edge.reply import to_message
 from ccr.edge.request import to_unified
 from ccr.edge.validate import validate_request
+from ccr.api.stream_out import StreamOut
 from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, redact, upstream_error
 from ccr import image_agent
 from ccr.execution.running import apply_task, count_task
@@ -83,6 +84,7 @@ class Exchange:
     ctx: Context
     record: RequestRecord
     started: float
+    out: StreamOut | None = None  # the client's event stream, for stream requests
 
     @property
     def label(self) -> str:
@@ -205,6 +207,24 @@ def _host(url: str) -> str:
 
 
 async def _proxy(ex: Exchange) -> web.StreamResponse:
+    if not ex.record.stream:
+        return await _call(ex)
+    ex.out = _stream_out(ex)
+    async with ex.out:  # keep-alive pings from now on, even while we wait for the provider
+        try:
+            return await _call(ex)
+        except CCRError as exc:
+            await ex.out.stop_pings()
+            if not ex.out.started:
+                raise  # nothing sent yet: a real HTTP error
+            return await _end_with_error(ex, exc)
+
+
+def _stream_out(ex: Exchange) -> StreamOut:
+    return StreamOut(ex.request, _headers(ex), ex.runtime.config.keepalive_ms / 1000)
+
+
+async def _call(ex: Exchange) -> web.StreamResponse:
     up = await _build_upstream(ex)
     config = ex.runtime.config
     session = ex.request.app[HTTP]
@@ -301,35 +321,6 @@ def _count(ex: Exchange, usage: Any) -> None:
         ex.record.cache_read_tokens = int(usage.get("cache_read_input_tokens") or 0)
 
 
-class _Writer:
-    """Collects encoded events and writes them in one go when the source is about to wait.
-
-    The response is prepared with the first event, so a provider that fails before sending
-    anything still gets the client a real HTTP error status (which Claude Code retries on).
-    """
-
-    def __init__(self, ex: Exchange, response: web.StreamResponse) -> None:
-        self.ex, self.response, self.buffer = ex, response, bytearray()
-
-    async def flush(self) -> None:
-        if self.buffer and self.response.prepared:
-            data = bytes(self.buffer)
-            self.buffer.clear()
-            await self.response.write(data)
-
-
-def _stream_response(ex: Exchange) -> web.StreamResponse:
-    return web.StreamResponse(status=200, headers={
-        "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache",
-        "Connection": "keep-alive", "X-Accel-Buffering": "no", **_headers(ex)})
-
-
-async def _start_stream(ex: Exchange) -> web.StreamResponse:
-    response = _stream_response(ex)
-    await response.prepare(ex.request)
-    return response
-
-
 def _error_event(ex: Exchange, exc: BaseException) -> bytes:
     if isinstance(exc, CCRError):
         body = exc.body()
@@ -351,44 +342,41 @@ def _error_event(ex: Exchange, exc: BaseException) -> bytes:
 
 
 async def _write_events(ex: Exchange, events: Any, summary: StreamSummary) -> web.StreamResponse:
-    response = _stream_response(ex)
-    writer = _Writer(ex, response)
+    """Send the events to the client as they come; batches are flushed before each read."""
+    own = ex.out is None  # the image agent's path calls this without _proxy
+    out = ex.out = ex.out or _stream_out(ex)
+    if own:
+        await out.__aenter__()
     try:
-        async for kind, data in events(writer.flush):
-            if not response.prepared:
-                await response.prepare(ex.request)
-            writer.buffer += encode_event(kind, data)
+        async for kind, data in events(out.flush):
+            out.add(kind, data)
             summary.events += 1
-        await writer.flush()
     except ConnectionError:  # our client went away while we wrote
         ex.record.status, ex.record.error = 499, "client closed the connection"
-        return response
+        return out.response
     except Exception as exc:
-        if not response.prepared:
-            raise  # nothing sent yet: an HTTP error (mapped by _proxy and the middleware)
+        await out.stop_pings()  # settle first: a ping may be starting the response right now
+        if not out.started:
+            raise  # nothing sent yet: an HTTP error (mapped by _call and the middleware)
         if isinstance(exc, CCRError | aiohttp.ClientError | TimeoutError):  # the provider's side failed
             ex.ctx.log.warning("stream failed", error=str(exc))
         else:
             ex.ctx.log.exception("stream failed inside ccr")
-        writer.buffer += _error_event(ex, exc)
-        await _safe_flush(writer)
+        return await _end_with_error(ex, exc)
+    finally:
+        if own:
+            await out.stop_pings()
     _count(ex, summary.usage)
-    await _safe_eof(response)
-    return response
+    await out.close()
+    return out.response
 
 
-async def _safe_flush(writer: _Writer) -> None:
-    try:
-        await writer.flush()
-    except ConnectionError:
-        pass
-
-
-async def _safe_eof(response: web.StreamResponse) -> None:
-    try:
-        await response.write_eof()
-    except ConnectionError:
-        pass
+async def _end_with_error(ex: Exchange, exc: BaseException) -> web.StreamResponse:
+    """After the headers went out: what was made so far, then an Anthropic `error` event."""
+    assert ex.out is not None
+    ex.out.buffer += _error_event(ex, exc)
+    await ex.out.close()
+    return ex.out.response
 
 
 async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.StreamResponse:
@@ -432,7 +420,8 @@ async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Stream
 async def _pipe_native_stream(ex: Exchange, body: Body) -> web.StreamResponse:
     """Pass the provider's bytes on unchanged, but only whole events: if the provider fails
     mid-event, the client gets a clean `error` event, never half an event followed by one."""
-    response = await _start_stream(ex)
+    out = ex.out
+    assert out is not None
     decoder = SSEDecoder()
     pending = bytearray()
     finished = False
@@ -442,25 +431,26 @@ async def _pipe_native_stream(ex: Exchange, body: Body) -> web.StreamResponse:
             pending += chunk
             end = event_boundary(pending)
             if end:
-                await response.write(bytes(pending[:end]))
+                await out.write(bytes(pending[:end]))
                 del pending[:end]
             finished = _native_events(decoder.feed(chunk), usage) or finished
         if _native_events(decoder.close(), usage) and pending.strip():
-            await response.write(bytes(pending) + b"\n\n")  # a final message_stop without its blank line
+            await out.write(bytes(pending) + b"\n\n")  # a final message_stop without its blank line
             finished = True
         if not finished:
             raise UpstreamError(f"{ex.label}: the provider's stream ended before message_stop", status=502)
     except (CCRError, aiohttp.ClientError, TimeoutError) as exc:
-        try:
-            await response.write(_error_event(ex, exc))
-        except ConnectionError:
-            pass
+        await out.stop_pings()
+        if not out.started:
+            raise
+        ex.ctx.log.warning("stream failed", error=str(exc))
+        return await _end_with_error(ex, exc)
     except ConnectionError:
         ex.record.status, ex.record.error = 499, "client closed the connection"
-        return response
+        return out.response
     _count(ex, usage)
-    await _safe_eof(response)
-    return response
+    await out.close()
+    return out.response
 
 
 def _native_events(events: list[Any], usage: dict[str, int]) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import socket
 
+import aiohttp
 import anthropic
 import pytest
 from aiohttp import web
@@ -140,25 +141,46 @@ async def test_timeout_mid_stream_ends_with_error_event(proxy):
     assert events[-1][0] == "error" and events[-1][1]["error"]["type"] == "timeout_error"
 
 
+FIRST = sse(chunk({"content": "Hel"}), done=False)
 MID_STREAM_FAILURES = [
-    ("error-chunk", sse(chunk({"content": "Hel"}), {"error": {"message": "upstream exploded", "code": 500}})),
-    ("error-event", sse(chunk({"content": "Hel"}), done=False)
-     + b'event: error\ndata: {"message": "upstream exploded"}\n\n'),
-    ("closed-early", sse(chunk({"content": "Hel"}), done=False)),
-    ("closed-mid-json", sse(chunk({"content": "Hel"}), done=False) + b'data: {"id": "x", "choi'),
+    ("error-chunk", sse({"error": {"message": "upstream exploded", "code": 500}})),
+    ("error-event", b'event: error\ndata: {"message": "upstream exploded"}\n\n'),
+    ("closed-early", b""),
+    ("closed-mid-json", b'data: {"id": "x", "choi'),
 ]
 
 
-@pytest.mark.parametrize("payload", [m[1] for m in MID_STREAM_FAILURES], ids=[m[0] for m in MID_STREAM_FAILURES])
-async def test_mid_stream_failure_ends_with_error_event(proxy, payload):
-    pair = await proxy(stream_handler(payload))
-    status, _, raw = await raw_post(pair.ccr.url + "/v1/messages", {**REQUEST, "stream": True})
-    events = parse_sse(raw)
-    assert status == 200
+def two_parts(rest: bytes, gate: asyncio.Event):
+    """Send the first text, wait until the client has it, then send `rest` and close."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(FIRST)
+        await gate.wait()
+        if rest:
+            await response.write(rest)
+        return response
+    return handler
+
+
+@pytest.mark.parametrize("rest", [m[1] for m in MID_STREAM_FAILURES], ids=[m[0] for m in MID_STREAM_FAILURES])
+async def test_mid_stream_failure_ends_with_error_event(proxy, rest):
+    gate = asyncio.Event()
+    pair = await proxy(two_parts(rest, gate))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(pair.ccr.url + "/v1/messages", json={**REQUEST, "stream": True}) as resp:
+            assert resp.status == 200
+            seen = b""
+            while b"text_delta" not in seen:  # the client has the first text ...
+                seen += await asyncio.wait_for(resp.content.readany(), 10)
+            gate.set()  # ... before the provider fails
+            seen += await resp.read()
+    events = parse_sse(seen)
     assert [name for name, _ in events[:4]] == ["message_start", "ping", "content_block_start", "content_block_delta"]
     assert events[-1][0] == "error" and events[-1][1]["type"] == "error"
     assert "fake,gpt-test" in events[-1][1]["error"]["message"]
     assert "message_stop" not in [name for name, _ in events]
+    # the SDK raises rather than returning a truncated message
     async with anthropic.AsyncAnthropic(base_url=pair.ccr.url, api_key="k", max_retries=0) as client:
         with pytest.raises(anthropic.APIStatusError):
             async with client.messages.stream(**REQUEST) as s:
@@ -166,6 +188,16 @@ async def test_mid_stream_failure_ends_with_error_event(proxy, payload):
     # a client that asked for JSON gets an HTTP error instead of a truncated message
     status, _, raw = await raw_post(pair.ccr.url + "/v1/messages", REQUEST)
     assert status == 502 and json.loads(raw)["type"] == "error"
+
+
+@pytest.mark.parametrize("payload", [FIRST + m[1] for m in MID_STREAM_FAILURES[:2]],
+                         ids=[m[0] for m in MID_STREAM_FAILURES[:2]])
+async def test_failure_in_the_first_read_is_an_http_error(proxy, payload):
+    """Text and failure in one read: nothing was sent yet, so the client gets a real status."""
+    pair = await proxy(stream_handler(payload))
+    status, headers, raw = await raw_post(pair.ccr.url + "/v1/messages", {**REQUEST, "stream": True})
+    assert status == 502 and headers["Content-Type"].startswith("application/json")
+    assert "fake,gpt-test" in json.loads(raw)["error"]["message"]
 
 
 async def test_failure_before_first_event_is_an_http_error(proxy):

@@ -113,17 +113,32 @@ async def _wait_port(proc: Proc, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{proc.name} did not listen on port {proc.port} within {timeout:.0f} s")
 
 
+def _pythonpath() -> str:
+    """This checkout first, so `bench` imports; a PYTHONPATH the user set is kept after it."""
+    return os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the benchmark process goes away, however it ends."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _spawn(name: str, argv: list[str], port: int, workdir: Path, env: dict[str, str]) -> Proc:
     log = open(workdir / "output.log", "wb")  # noqa: SIM115 (the child owns it)
     popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             cwd=workdir, env=env)
+                             cwd=workdir, env=env, preexec_fn=_die_with_parent)
     log.close()
     return Proc(name, popen, port, workdir)
 
 
 async def start_upstream(workdir: Path, core: int | None) -> Proc:
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": _pythonpath()}
     proc = _spawn("upstream", [sys.executable, "-m", "bench.upstream", "--port", str(port)],
                   port, workdir, env)
     pin(proc.pid, core)
@@ -150,7 +165,7 @@ async def start_ccr(workdir: Path, upstream_port: int, core: int | None) -> Proc
     home.mkdir(parents=True)
     config = home / "config.json"
     config.write_text(json.dumps(_router_config(upstream_port, port), indent=2))
-    env = {**os.environ, "CCR_HOME": str(home), "HOME": str(home), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "CCR_HOME": str(home), "HOME": str(home), "PYTHONPATH": _pythonpath()}
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         env.pop(proxy, None)
     proc = _spawn("ccr", [sys.executable, "-m", "ccr", "start", "--foreground", "--config", str(config)],

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import jsonlib
+
 __all__ = ["SSEEvent", "SSEDecoder", "aiter_events", "encode_event", "encode_comment", "dumps",
            "event_boundary"]
 
@@ -141,13 +143,13 @@ def event_boundary(buffer: bytes | bytearray) -> int:
 
 
 def dumps(data: Any) -> str:
-    # ensure_ascii stays on: it escapes U+2028/U+0085, which line-splitting clients
+    # jsonlib escapes U+2028/U+2029/U+0085, which line-splitting clients
     # (httpx iter_lines uses str.splitlines) would otherwise treat as line breaks.
-    return json.dumps(data, separators=(",", ":"))
+    return jsonlib.dumps_str(data)
 
 
 def encode_event(event_type: str, data: Any) -> bytes:
-    return f"event: {event_type}\ndata: {dumps(data)}\n\n".encode()
+    return b"event: %s\ndata: %s\n\n" % (event_type.encode(), jsonlib.dumps(data))
 
 
 def encode_comment(text: str = "ping") -> bytes:

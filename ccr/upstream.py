@@ -15,6 +15,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from . import jsonlib
 from .config import Config
 from .edge.events import StreamSummary
 from .keys import HTTP, RUNTIME
@@ -114,7 +115,7 @@ async def json_chunks(body: Body, summary: StreamSummary,
             if not data:
                 continue
             try:
-                parsed = json.loads(data)
+                parsed = jsonlib.loads(data)
             except ValueError:
                 if on_bad_data is not None:
                     on_bad_data(data[:200])
@@ -129,4 +130,4 @@ async def json_chunks(body: Body, summary: StreamSummary,
 
 async def read_json_body(body: Body) -> Any:
     raw = await body.read_all()
-    return json.loads(raw)
+    return jsonlib.loads(raw)

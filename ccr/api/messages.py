@@ -33,6 +33,7 @@ from ccr.api.stream_out import StreamOut
 from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, redact, upstream_error
 from ccr import image_agent
 from ccr.execution.running import apply_task, count_task
+from ccr import jsonlib
 from ccr.keys import HTTP, RUNTIME
 from ccr.middlewares import REQUEST_ID
 from ccr.records import RequestRecord
@@ -64,7 +65,7 @@ async def read_body(request: web.Request) -> Json:
     if not raw.strip():
         raise RequestError("the request body is empty; send an Anthropic Messages JSON object")
     try:
-        body = json.loads(raw)
+        body = jsonlib.loads(raw)
     except ValueError as exc:
         raise RequestError(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -229,7 +230,7 @@ async def _call(ex: Exchange) -> web.StreamResponse:
     config = ex.runtime.config
     session = ex.request.app[HTTP]
     try:
-        async with session.post(up.url, data=json.dumps(up.body).encode(), headers=dict(up.headers),
+        async with session.post(up.url, data=jsonlib.dumps(up.body), headers=dict(up.headers),
                                 timeout=call_timeout(config), proxy=config.proxy_url) as resp:
             ex.record.ttfb_ms = ex.elapsed_ms()
             if resp.status >= 400:
@@ -466,7 +467,7 @@ def _native_events(events: list[Any], usage: dict[str, int]) -> bool:
 
 def _native_usage(data: str, usage: dict[str, int]) -> None:
     try:
-        parsed = json.loads(data)
+        parsed = jsonlib.loads(data)
     except ValueError:
         return
     if not isinstance(parsed, dict):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["loads", "dumps", "dumps_str", "FAST"]
+__all__ = ["loads", "dumps", "dumps_str", "compact", "FAST"]
 
 _LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 
@@ -37,6 +37,10 @@ def _std_dumps(value: Any) -> bytes:
         return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
+def _std_compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 try:
     import orjson
 except ImportError:  # pragma: no cover - exercised where the fast extra is not installed
@@ -47,6 +51,9 @@ except ImportError:  # pragma: no cover - exercised where the fast extra is not 
 
     def dumps(value: Any) -> bytes:
         return _std_dumps(value)
+
+    def compact(value: Any) -> str:
+        return _std_compact(value)
 else:
     FAST = True
 
@@ -62,6 +69,16 @@ else:
         except TypeError:  # orjson.JSONEncodeError: big integers, non-string keys, subclasses
             return _std_dumps(value)
 
+    def compact(value: Any) -> str:
+        try:
+            return orjson.dumps(value).decode("utf-8")
+        except TypeError:
+            return _std_compact(value)
+
 
 def dumps_str(value: Any) -> str:
     return dumps(value).decode("utf-8")
+
+
+compact.__doc__ = """Compact JSON text as `json.dumps(value, separators=(",", ":"), ensure_ascii=False)`
+writes it, U+2028 and all (for token counting, not for the wire)."""

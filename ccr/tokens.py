@@ -13,11 +13,12 @@ What counts (and nothing else: no per-message overhead):
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
+
+from . import jsonlib
 
 __all__ = ["TokenCounter"]
 
@@ -26,7 +27,7 @@ _SMALL = 8  # texts this short are cheaper to encode than to cache
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return jsonlib.compact(value)
 
 
 class TokenCounter:

@@ -7,12 +7,12 @@ in every chunk (the last one complete), errors inside the stream.
 
 from __future__ import annotations
 
+import asyncio
+
 import anthropic
 import pytest
 
-from tests.core.util import parse_sse, raw_post
-
-from .util import TOOLS, assert_gemini_request, create_message, gemini_reply_checked, data_sse, history, replying, setup, stream_message, streaming, tool_results
+from .util import TOOLS, read_stream, staged, assert_gemini_request, create_message, gemini_reply_checked, data_sse, history, replying, setup, stream_message, streaming, tool_results
 
 MODEL = "gemini-3-pro-preview"
 SIG = "CiQBj/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v3NpZw=="  # base64 with + / and padding
@@ -138,13 +138,11 @@ async def test_image_becomes_inline_data(fake_upstream, ccr_server):
 
 
 async def test_error_in_the_middle_of_the_stream(fake_upstream, ccr_server):
-    payload = data_sse(candidate([{"text": "Start"}]),
-                       {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}})
-    pair = await gemini(fake_upstream, ccr_server, streaming(payload))
-    status, _, raw = await raw_post(f"{pair.ccr.url}/v1/messages", {
-        "model": "claude-sonnet-5", "max_tokens": 10, "stream": True,
-        "messages": [{"role": "user", "content": "hi"}]})
-    events = parse_sse(raw)
+    release = asyncio.Event()
+    rest = data_sse({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}})
+    pair = await gemini(fake_upstream, ccr_server, staged(data_sse(candidate([{"text": "Start"}])), rest, release))
+    status, events = await read_stream(pair.ccr.url, {"model": "claude-sonnet-5", "max_tokens": 10,
+                                                      "messages": [{"role": "user", "content": "hi"}]}, release)
     assert status == 200 and events[-1][0] == "error"
     assert "The model is overloaded." in events[-1][1]["error"]["message"]
     assert any(e == "content_block_delta" and d["delta"].get("text") == "Start" for e, d in events)

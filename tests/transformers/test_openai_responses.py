@@ -7,6 +7,8 @@ Every event the fake server streams and every reply it returns is validated with
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -15,9 +17,10 @@ from openai.types.responses import response_create_params as params
 
 from tests.core.util import _check, parse_sse, raw_post
 
-from .util import TOOLS, create_message, history, replying, setup, stream_message, streaming, tool_results, typed_sse
+from .util import TOOLS, read_stream, staged, create_message, history, replying, setup, stream_message, streaming, tool_results, typed_sse
 
 EVENT = TypeAdapter(ResponseStreamEvent)
+HI = {"model": "claude-sonnet-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
 MODEL = "gpt-5-codex"
 USAGE = {"input_tokens": 300, "input_tokens_details": {"cached_tokens": 200, "cache_write_tokens": 0}, "output_tokens": 50,
          "output_tokens_details": {"reasoning_tokens": 30}, "total_tokens": 350}
@@ -142,28 +145,37 @@ async def test_whole_reply(fake_upstream, ccr_server):
 
 
 async def test_error_event_mid_stream(fake_upstream, ccr_server):
-    payload = events(
-        {"type": "response.created", "response": response()},
-        {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0,
-         "delta": "Par", "logprobs": []},
-        {"type": "error", "code": "server_error", "message": "The server had an error", "param": None})
-    pair = await setup(fake_upstream, ccr_server, streaming(payload), model=MODEL, path="/v1/responses",
+    release = asyncio.Event()
+    first = events({"type": "response.created", "response": response()},
+                   {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+                    "delta": "Par", "logprobs": []})
+    rest = typed_sse({"type": "error", "code": "server_error", "message": "The server had an error", "param": None,
+                      "sequence_number": 2})
+    pair = await setup(fake_upstream, ccr_server, staged(first, rest, release), model=MODEL, path="/v1/responses",
                        use=["openai-responses"])
-    status, _, raw = await raw_post(f"{pair.ccr.url}/v1/messages", {
-        "model": "claude-sonnet-5", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "hi"}]})
-    got = parse_sse(raw)
+    status, got = await read_stream(pair.ccr.url, HI, release)
     assert status == 200 and got[-1][0] == "error"
     assert "The server had an error" in got[-1][1]["error"]["message"]
 
 
 async def test_failed_response(fake_upstream, ccr_server):
+    release = asyncio.Event()
     failed = response("failed", error={"code": "rate_limit_exceeded", "message": "Slow down"})
-    payload = events({"type": "response.created", "response": response()},
-                     {"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 0,
-                      "delta": "x", "logprobs": []},
-                     {"type": "response.failed", "response": failed})
+    first = events({"type": "response.created", "response": response()},
+                   {"type": "response.output_text.delta", "item_id": "m", "output_index": 0, "content_index": 0,
+                    "delta": "x", "logprobs": []})
+    rest = typed_sse({"type": "response.failed", "response": failed, "sequence_number": 2})
+    EVENT.validate_python({"type": "response.failed", "response": failed, "sequence_number": 2})
+    pair = await setup(fake_upstream, ccr_server, staged(first, rest, release), model=MODEL, path="/v1/responses",
+                       use=["openai-responses"])
+    status, got = await read_stream(pair.ccr.url, HI, release)
+    assert status == 200 and got[-1][0] == "error" and "Slow down" in got[-1][1]["error"]["message"]
+
+
+async def test_error_before_anything_is_an_http_error(fake_upstream, ccr_server):
+    payload = typed_sse({"type": "error", "code": "server_error", "message": "The server had an error",
+                         "param": None, "sequence_number": 0})
     pair = await setup(fake_upstream, ccr_server, streaming(payload), model=MODEL, path="/v1/responses",
                        use=["openai-responses"])
-    status, _, raw = await raw_post(f"{pair.ccr.url}/v1/messages", {
-        "model": "claude-sonnet-5", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "hi"}]})
-    assert parse_sse(raw)[-1][0] == "error" and "Slow down" in parse_sse(raw)[-1][1]["error"]["message"]
+    status, _, raw = await raw_post(f"{pair.ccr.url}/v1/messages", {**HI, "stream": True})
+    assert status >= 500 and "The server had an error" in json.loads(raw)["error"]["message"]

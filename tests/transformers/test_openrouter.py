@@ -8,11 +8,12 @@ https://openrouter.ai/docs/api-reference/streaming (comments, errors mid-stream)
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-from tests.core.util import assert_openai_request, parse_sse, raw_post
+from tests.core.util import assert_openai_request
 
-from .util import TOOLS, chat, create_message, data_sse, history, replying, setup, stream_message, streaming, tool_results
+from .util import TOOLS, read_stream, staged, chat, create_message, data_sse, history, replying, setup, stream_message, streaming, tool_results
 
 GEMINI = "google/gemini-3-pro-preview"
 CLAUDE = "anthropic/claude-sonnet-4.5"
@@ -103,14 +104,15 @@ async def test_other_models_lose_cache_control(fake_upstream, ccr_server):
 
 
 async def test_error_mid_stream(fake_upstream, ccr_server):
-    payload = data_sse(orchunk({"content": "Partial"}),
-                       {**orchunk({}, "error"), "error": {"code": "server_error", "message": "Provider disconnected"}})
-    pair = await setup(fake_upstream, ccr_server, streaming(payload), model=GEMINI, use=["openrouter"])
-    status, _, raw = await raw_post(f"{pair.ccr.url}/v1/messages", {
-        "model": "claude-sonnet-5", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "hi"}]})
-    events = parse_sse(raw)
+    release = asyncio.Event()
+    rest = data_sse({**orchunk({}, "error"), "error": {"code": "server_error", "message": "Provider disconnected"}})
+    pair = await setup(fake_upstream, ccr_server, staged(data_sse(orchunk({"content": "Partial"})), rest, release),
+                       model=GEMINI, use=["openrouter"])
+    status, events = await read_stream(pair.ccr.url, {"model": "claude-sonnet-5", "max_tokens": 10,
+                                                      "messages": [{"role": "user", "content": "hi"}]}, release)
     assert status == 200 and events[-1][0] == "error"
     assert "Provider disconnected" in events[-1][1]["error"]["message"]
+    assert any(d.get("delta", {}).get("text") == "Partial" for _, d in events)
 
 
 async def test_vercel_merges_provider_options(fake_upstream, ccr_server):

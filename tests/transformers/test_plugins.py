@@ -3,7 +3,7 @@ GET /api/transformers."""
 
 from __future__ import annotations
 
-import textwrap
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -14,9 +14,8 @@ from ccr.errors import ConfigError
 from ccr.runtime import build_runtime
 from ccr.transformers import BUILTIN
 from tests.conftest import make_config, openai_provider
-from tests.core.util import parse_sse, raw_post
 
-from .util import chat, data_sse, chunk, replying, streaming
+from .util import chat, chunk, data_sse, read_stream, replying, staged, streaming
 
 PLUGIN = '''
 from collections.abc import AsyncIterator
@@ -66,8 +65,9 @@ class Flaky(Transformer):
 
     async def stream(self, chunks, ctx):
         async for chunk in chunks:
+            if chunk["choices"] and chunk["choices"][0]["delta"].get("content") == "two":
+                raise ValueError("cannot handle this chunk")
             yield chunk
-            raise ValueError("cannot handle this chunk")
 '''
 
 
@@ -109,20 +109,21 @@ async def test_python_plugin_with_options_and_a_failing_plugin(plugin, fake_upst
 
 
 async def test_plugin_failing_mid_stream_ends_that_stream_only(plugin, fake_upstream, ccr_server):
-    up = await fake_upstream(streaming(data_sse(chunk({"content": "one"}), chunk({"content": "two"}),
-                                                chunk({}, "stop"), done=True)))
+    release = asyncio.Event()  # the provider holds its second chunk until the client has the first
+    up = await fake_upstream(staged(data_sse(chunk({"content": "one"})),
+                                    data_sse(chunk({"content": "two"}), chunk({}, "stop"), done=True), release))
     flaky = openai_provider(up.url, "flaky", ["m"])
     flaky["transformer"] = {"use": ["flaky"]}
     config = make_config([flaky, openai_provider(up.url, "plain", ["m"])], {"default": "plain,m"},
                          transformers=[{"path": str(plugin.parent / "boom.py")}])
     ccr = await ccr_server(config)
-    request = {"model": "flaky,m", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "x"}]}
-    status, _, raw = await raw_post(f"{ccr.url}/v1/messages", request)
-    events = parse_sse(raw)
+    request = {"model": "flaky,m", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}
+    status, events = await read_stream(ccr.url, request, release)
     assert status == 200 and events[-1][0] == "error"
-    assert "plugin transformer 'flaky' failed on the stream: ValueError" in events[-1][1]["error"]["message"]
-    status, _, raw = await raw_post(f"{ccr.url}/v1/messages", {**request, "model": "plain,m"})
-    assert status == 200 and parse_sse(raw)[-1][0] == "message_stop"
+    assert events[-1][1]["error"]["message"] == ("flaky,m: plugin transformer 'flaky' failed on the stream: "
+                                                "ValueError: cannot handle this chunk")
+    status, events = await read_stream(ccr.url, {**request, "model": "plain,m"}, asyncio.Event())
+    assert status == 200 and events[-1][0] == "message_stop"
 
 
 def test_javascript_plugin_is_a_clear_config_error(tmp_path):

@@ -163,3 +163,37 @@ def gemini_reply_checked(body: Json) -> Json:
 
     types.GenerateContentResponse.model_validate(body)
     return body
+
+
+def staged(first: bytes, rest: bytes, release: Any) -> Handler:
+    """Send `first`, wait until the test saw it arrive at the client (`release` is set), then
+    `rest`: an error that is really in the middle of the stream, whatever the network coalesces."""
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(first)
+        await release.wait()
+        await response.write(rest)
+        await response.write_eof()
+        return response
+    return handler
+
+
+async def read_stream(url: str, body: Json, release: Any) -> tuple[int, list[tuple[str, Json]]]:
+    """POST a streamed request and collect the SSE events; set `release` at the first text delta."""
+    import aiohttp
+
+    events: list[tuple[str, Json]] = []
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/v1/messages", json={**body, "stream": True}) as resp:
+            name = ""
+            async for raw in resp.content:
+                line = raw.decode().rstrip("\r\n")
+                if line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data = json.loads(line[5:])
+                    events.append((name, data))
+                    if name == "content_block_delta":
+                        release.set()
+            return resp.status, events

@@ -55,8 +55,7 @@ class TokenCounter:
         if not text:
             return 0
         cached = self._cache.get(text)
-        if cached is not None:
-            self._cache.move_to_end(text)
+        if cached is not None:  # no LRU bookkeeping on hits: first in, first out is enough here
             return cached
         # Special-token text (e.g. "<|endoftext|>") is counted as plain text, never refused.
         count = len(self._encoding.encode(text, disallowed_special=()))

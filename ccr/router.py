@@ -10,7 +10,8 @@
     6. a web_search tool -> webSearch
     7. thinking enabled with a budget -> think (current Claude Code sends
        {"type": "adaptive"} on every request; counting that would send everything to think)
-    8. an image in the last user turn -> image
+    8. an image in the last user turn -> image (unless forceUseImageAgent: then the image
+       agent lets the routed model ask the image model about each image)
     9. default
 
 Rules 3 and 6-9 use the project or session Router override when one exists (see
@@ -180,7 +181,7 @@ class Router:
             return "webSearch", rules.web_search
         if rules.think and _thinking_enabled(body):
             return "think", rules.think
-        if rules.image and _last_user_has_image(body):
+        if rules.image and not self.config.force_use_image_agent and _last_user_has_image(body):
             return "image", rules.image
         if rules.default:
             return "default", rules.default

@@ -103,3 +103,16 @@ async def test_last_turn_images_go_to_the_image_model_directly(fake_upstream, cc
         message = await client.messages.create(model="claude-sonnet-5", max_tokens=200, messages=CONVERSATION[:1])
     assert message.content[0].text == "A tiny PNG."
     assert text_up.recorder.requests == [] and "image_url" in json.dumps(vision_up.recorder.last)
+
+
+async def test_force_use_image_agent_keeps_last_turn_images_on_the_routed_model(fake_upstream, ccr_server):
+    async def vision(request: web.Request) -> web.Response:
+        return web.json_response(chat("The button is green."))
+
+    text_up, vision_up, ccr = await start(fake_upstream, ccr_server, vision, forceUseImageAgent=True)
+    async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k", max_retries=0) as client:
+        message = await client.messages.create(model="claude-sonnet-5", max_tokens=200, messages=CONVERSATION[:1])
+    assert message.content[-1].text == "Answer from analysis: The button is green."
+    first = text_up.recorder.requests[0]
+    assert "image_url" not in json.dumps(first) and "[Image #1]" in json.dumps(first["messages"])
+    assert "image_url" in json.dumps(vision_up.recorder.last)

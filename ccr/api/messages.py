@@ -367,7 +367,8 @@ async def _write_events(ex: Exchange, events: Any, summary: StreamSummary) -> we
     finally:
         if own:
             await out.stop_pings()
-    _count(ex, summary.usage)
+    if summary.usage:  # a replayed JSON reply was counted already; its summary is empty
+        _count(ex, summary.usage)
     await out.close()
     return out.response
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from . import __version__
 from .api import admin, catalogue, messages, webui
-from .auth import auth_middleware
+from .auth import MODEL_CREDENTIALS, auth_middleware
 from .config import Config
 from .execution import api as execution_api
 from .keys import RUNTIME, STATE
@@ -47,6 +47,7 @@ def create_app(config: Config, *, runtime: Runtime | None = None,
                           middlewares=[request_id_middleware, error_middleware, auth_middleware])
     app[RUNTIME] = runtime or build_runtime(config)
     app[STATE] = ServerState(config_path=config_path or config.path)
+    app[MODEL_CREDENTIALS] = []
     app[messages.STATS] = Stats()
     app.cleanup_ctx.append(_session_ctx)
     app.add_routes(routes)

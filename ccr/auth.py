@@ -14,17 +14,29 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 
 from .errors import AuthError, CCRError
 from .keys import RUNTIME
 
-__all__ = ["auth_middleware", "is_public", "presented_key"]
+__all__ = ["auth_middleware", "is_public", "presented_key", "MODEL_CREDENTIALS", "ModelCredentials"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+_MODEL_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
+
+
+class ModelCredentials(Protocol):
+    def accepts(self, key: str) -> bool: ...
+
+
+#: Keys that are good for model calls only (/v1/messages), never for the management or
+#: execution API: the execution API gives each Claude Code CLI it runs a token of its own, so
+#: an agent that reads its environment never holds ccr's APIKEY.
+MODEL_CREDENTIALS: web.AppKey[list[ModelCredentials]] = web.AppKey("model_credentials", list)
 
 
 def is_public(request: web.Request) -> bool:
@@ -72,9 +84,11 @@ def check(request: web.Request) -> None:
         if key is None:
             raise AuthError("APIKEY is missing: send the key in the x-api-key header "
                             "or as Authorization: Bearer <key>")
-        if not hmac.compare_digest(key.encode(), config.apikey.encode()):
-            raise AuthError("Invalid API key")
-        return
+        if hmac.compare_digest(key.encode(), config.apikey.encode()):
+            return
+        if request.path in _MODEL_PATHS and any(c.accepts(key) for c in request.app.get(MODEL_CREDENTIALS, ())):
+            return
+        raise AuthError("Invalid API key")
     if _host_name(request.headers.get("Host", "")) not in _LOOPBACK_NAMES:
         raise CCRError("Host not allowed: without an APIKEY ccr only answers requests addressed "
                        "to 127.0.0.1 or localhost", status=403, error_type="permission_error")

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from aiohttp_sse import sse_response
 
+from ccr.auth import MODEL_CREDENTIALS
 from ccr.claude_version import find_claude
 from ccr.errors import CCRError, NotFoundError, RequestError
 from ccr.keys import RUNTIME
@@ -45,6 +46,7 @@ _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-ya
 def setup(app: web.Application) -> None:
     registry = TaskRegistry()
     app[RUNNING] = registry
+    app[MODEL_CREDENTIALS].append(registry)  # each task's CLI calls ccr with its own token
     app[EXECUTION] = ExecutionService(app[RUNTIME].config, registry)
     app.cleanup_ctx.append(_service_ctx)
     app.on_shutdown.append(_shutdown)

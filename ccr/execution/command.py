@@ -2,7 +2,7 @@
 
     claude -p "<prompt>" --output-format json --permission-mode acceptEdits [--model M] ...
     env: HOME=CLAUDE_CONFIG_DIR=$CCR_HOME/claude-home, ANTHROPIC_BASE_URL=<this ccr>,
-         ANTHROPIC_API_KEY=<ccr's APIKEY>, ANTHROPIC_CUSTOM_HEADERS="x-ccr-task: <id>",
+         ANTHROPIC_API_KEY=<the task's model-only token>, ANTHROPIC_CUSTOM_HEADERS="x-ccr-task: <id>",
          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1, CLAUDE_CODE_MAX_RETRIES, API_TIMEOUT_MS, ...
 
 Nothing of ccr's own environment leaks in except PATH and the locale. A prompt that is long

@@ -9,6 +9,8 @@ temperature and model, which the CLI has no flag for, and to count its tokens.
 from __future__ import annotations
 
 import asyncio
+import hmac
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,8 @@ class RunningTask:
     history: list[Event] = field(default_factory=list)
     closed: bool = False
     _subscribers: set[asyncio.Queue[Event | None]] = field(default_factory=set)
+    #: what the task's CLI presents to ccr instead of ccr's APIKEY (good for /v1/messages only)
+    token: str = field(default_factory=lambda: "ccrtask_" + secrets.token_urlsafe(24))
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         event = (kind, data)
@@ -72,6 +76,11 @@ class RunningTask:
 
 class TaskRegistry(dict[str, RunningTask]):
     """task id -> RunningTask, for tasks pending or running in this process."""
+
+    def accepts(self, key: str) -> bool:
+        """Is `key` the model token of a task in flight? (see ccr.auth.MODEL_CREDENTIALS)"""
+        encoded = key.encode()
+        return any(hmac.compare_digest(encoded, task.token.encode()) for task in list(self.values()))
 
 
 RUNNING: web.AppKey[TaskRegistry] = web.AppKey("ccr_execution_running", TaskRegistry)

@@ -229,7 +229,9 @@ class ExecutionService:
         task.publish("status", {"task_id": task.id, "status": "running"})
         config = self._config
         base_url = settings.base_url or self.self_url
-        token = (settings.api_key or "none") if settings.base_url else (config.apikey or "ccr-local")
+        # Through this ccr the CLI gets the task's own token (good for /v1/messages only), never
+        # ccr's APIKEY: the agent can read its environment.
+        token = (settings.api_key or "none") if settings.base_url else (task.token if config.apikey else "ccr-local")
         inv = build_invocation(claude, run.prompt, run.options, settings, base_url=base_url, token=token,
                                task_id=task.id, stream_json=stream_json, context=context)
         attempt, result, started = 0, failure("not run"), time.monotonic()

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from .client import ServiceClient
 from .pidfile import DAEMON_FLAG, ServiceRecord, alive, born_after, is_ccr, read_pid, read_record, remove, withdraw
@@ -148,10 +148,15 @@ def _spawn(home: Path, config: str | None, host: str | None, port: int | None) -
         argv += ["--port", str(port)]
     output_file(home).parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CCR_HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    # new files at each start: daemon-errors.log then holds this start's reasons only
-    with open(output_file(home), "wb") as out, open(error_file(home), "wb") as err:
+    # New files at each start: daemon-errors.log then holds this start's reasons only. Append
+    # mode, so that clearing a file through DELETE /api/logs leaves no hole of zero bytes.
+    with _fresh_log(output_file(home)) as out, _fresh_log(error_file(home)) as err:
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 cwd=home, env=env, start_new_session=True, close_fds=True)
+
+
+def _fresh_log(path: Path) -> IO[bytes]:
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600), "ab")
 
 
 def _wait_started(home: Path, child: subprocess.Popen[bytes], timeout: float) -> Probe:

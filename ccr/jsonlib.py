@@ -23,6 +23,8 @@ _LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe
 
 
 def _escape_line_breaks(data: bytes) -> bytes:
+    if data.isascii():  # the common case, checked in one fast pass
+        return data
     for raw, escaped in _LINE_BREAKS:
         if raw in data:
             data = data.replace(raw, escaped)

@@ -284,11 +284,10 @@ async def _unified_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Strea
     def bad(data: str) -> None:
         ex.ctx.log.warning("skipped a stream event that is not JSON", data=data)
 
-    async def events(before_read: Any) -> AsyncIterator[Event]:
+    def events(before_read: Any) -> AsyncIterator[Event]:  # no re-yielding layer per event
         chunks = json_chunks(body, summary, before_read, bad)
-        async for event in anthropic_events(_guard(ex, ex.chain.stream(chunks, ex.ctx)), model=model,
-                                            provider=provider, request=ex.body, summary=summary):
-            yield event
+        return anthropic_events(_guard(ex, ex.chain.stream(chunks, ex.ctx)), model=model,
+                                provider=provider, request=ex.body, summary=summary)
 
     if ex.record.stream:
         return await _write_events(ex, events, summary)

@@ -103,7 +103,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             procs.append(upstream)
             ccr = await start_ccr(Path(tmp), upstream.port, proxy_core)
             procs.append(ccr)
-            targets = [Target("upstream", f"http://127.0.0.1:{upstream.port}/v1/chat/completions", "openai"),
+            # the upstream's own CPU per request is the machine's floor (what a wake-up costs here)
+            targets = [Target("upstream", f"http://127.0.0.1:{upstream.port}/v1/chat/completions", "openai",
+                              upstream),
                        Target("ccr", f"http://127.0.0.1:{ccr.port}/v1/messages", "anthropic", ccr)]
             if args.peer == "ccr":
                 peer = await start_peer(Path(tmp), upstream.port, proxy_core)

@@ -145,7 +145,7 @@ def _tool(rng: random.Random, name: str) -> Json:
         properties[f"{rng.choice(_WORDS)}_{i}"] = prop
     return {
         "name": name,
-        "description": _prose(rng, rng.randint(400, 1100)),
+        "description": _prose(rng, rng.randint(350, 1000)),
         "input_schema": {"type": "object", "properties": properties,
                          "required": list(properties)[:2], "additionalProperties": False,
                          "$schema": "http://json-schema.org/draft-07/schema#"},
@@ -164,7 +164,7 @@ def _claude_code(mode: Mode) -> Json:
         {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1.0; cc_entrypoint=cli"},
         {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude.",
          "cache_control": cache},
-        {"type": "text", "text": _prose(rng, 8_000), "cache_control": cache},
+        {"type": "text", "text": _prose(rng, 6_500), "cache_control": cache},
     ]
     tools = [_tool(rng, name) for name in _TOOL_NAMES]
     messages: list[Json] = [

@@ -94,6 +94,15 @@ class Exchange:
     def elapsed_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 2)
 
+    async def chain_reply(self, body: Json) -> Json:
+        """A whole reply through the chain's response steps; a failing step is named."""
+        try:
+            return await self.chain.response(body, self.ctx)
+        except CCRError:
+            raise
+        except Exception as exc:
+            raise _step_failed(self, "reply", exc) from None
+
 
 @routes.post("/v1/messages")
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -259,22 +268,22 @@ async def _call(ex: Exchange) -> web.StreamResponse:
                             status=502) from None
 
 
+async def _reply_object(ex: Exchange, body: Body) -> Json:
+    """A whole (non-streamed) reply: it must be a JSON object."""
+    try:
+        data = await read_json_body(body)
+    except ValueError:
+        raise UpstreamError(f"{ex.label}: the provider's reply is not JSON", status=502) from None
+    if not isinstance(data, dict):
+        raise UpstreamError(f"{ex.label}: the provider's reply is not a JSON object", status=502)
+    return data
+
+
 async def _unified_reply(ex: Exchange, is_stream: bool, body: Body) -> web.StreamResponse:
     model, provider = ex.route.model, ex.route.provider.name
     summary = StreamSummary()
     if not is_stream:
-        try:
-            data = await read_json_body(body)
-        except ValueError:
-            raise UpstreamError(f"{ex.label}: the provider's reply is not JSON", status=502) from None
-        if not isinstance(data, dict):
-            raise UpstreamError(f"{ex.label}: the provider's reply is not a JSON object", status=502)
-        try:
-            data = await ex.chain.response(data, ex.ctx)
-        except CCRError:
-            raise
-        except Exception as exc:
-            raise _step_failed(ex, "reply", exc) from None
+        data = await ex.chain_reply(await _reply_object(ex, body))
         message = to_message(data, model=model, provider=provider, request=ex.body)
         _count(ex, message.get("usage"))
         if ex.record.stream:
@@ -384,20 +393,10 @@ async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Stream
     """Anthropic in, Anthropic out: pass the bytes through, reading usage on the way."""
     steps_touch_stream = ex.chain.touches("stream")
     if not is_stream:
-        try:
-            message = await read_json_body(body)
-        except ValueError:
-            raise UpstreamError(f"{ex.label}: the provider's reply is not JSON", status=502) from None
-        if not isinstance(message, dict):
-            raise UpstreamError(f"{ex.label}: the provider's reply is not a JSON object", status=502)
+        message = await _reply_object(ex, body)
         if message.get("type") == "error" or (isinstance(message.get("error"), dict) and "content" not in message):
             raise upstream_error(ex.route.provider.name, ex.route.model, 502, json.dumps(message))
-        try:
-            message = await ex.chain.response(message, ex.ctx)
-        except CCRError:
-            raise
-        except Exception as exc:
-            raise _step_failed(ex, "reply", exc) from None
+        message = await ex.chain_reply(message)
         _count(ex, message.get("usage"))
         if ex.record.stream:
             return await _write_events(ex, _from_list(message_events(message)), StreamSummary())

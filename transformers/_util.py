@@ -20,6 +20,8 @@ import copy
 import uuid
 from typing import Any
 
+from ccr.edge.common import text_of
+
 __all__ = [
     "Json", "b64url", "un_b64url", "pack_tool_id", "unpack_tool_id", "new_tool_id",
     "strip_cache_control", "copy_body", "text_of", "drop_schema_keys", "deep_merge",
@@ -75,16 +77,6 @@ def strip_cache_control(body: Json) -> None:
     for tool in body.get("tools") or ():
         if isinstance(tool, dict):
             tool.pop("cache_control", None)
-
-
-def text_of(content: Any) -> str:
-    """The text of a unified message's content (a string or a list of parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content
-                         if isinstance(p, dict) and p.get("type") == "text" and p.get("text"))
-    return ""
 
 
 def drop_schema_keys(schema: Any, keys: frozenset[str]) -> Any:

@@ -117,3 +117,13 @@ def new_message_id(upstream_id: Any = None) -> str:
     if isinstance(upstream_id, str) and upstream_id:
         return upstream_id if upstream_id.startswith("msg_") else f"msg_{upstream_id}"
     return f"msg_{uuid.uuid4().hex[:24]}"
+
+
+def text_of(content: Any) -> str:
+    """The text of a message's content: a string, or the `text` parts of a list joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content
+                         if isinstance(p, dict) and p.get("type") == "text" and p.get("text"))
+    return ""

@@ -16,6 +16,8 @@ from typing import Any
 
 from ccr.errors import RequestError
 
+from .common import text_of
+
 __all__ = ["to_unified"]
 
 Json = dict[str, Any]
@@ -108,7 +110,7 @@ def _messages(system: Any, messages: list[Any]) -> list[Json]:
             if leading:
                 system_parts.extend(_system_parts(content))
             else:
-                text = _plain_text(content)
+                text = text_of(content)
                 if text:
                     out.append({"role": "user",
                                 "content": f"<system-reminder>\n{text}\n</system-reminder>"})
@@ -124,15 +126,6 @@ def _messages(system: Any, messages: list[Any]) -> list[Json]:
     if system_parts:
         out.insert(0, {"role": "system", "content": system_parts})
     return out
-
-
-def _plain_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(b.get("text", "") for b in content
-                         if isinstance(b, dict) and b.get("type") == "text" and b.get("text"))
-    return ""
 
 
 def _image_part(block: Json) -> Json | None:
@@ -165,7 +158,7 @@ def _document_part(block: Json) -> Json | None:
     if kind == "url" and source.get("url"):
         return {"type": "text", "text": f"[document: {source['url']}]"}
     if kind == "content" and isinstance(source.get("content"), list):
-        return {"type": "text", "text": _plain_text(source["content"])}
+        return {"type": "text", "text": text_of(source["content"])}
     return None
 
 
@@ -187,7 +180,7 @@ def _content_parts(blocks: list[Any]) -> list[Json]:
         elif kind == "tool_reference":  # tool search results: name the loaded tool
             part = {"type": "text", "text": f"Tool loaded: {block.get('tool_name', '')}"}
         elif kind == "search_result":
-            part = {"type": "text", "text": _plain_text(block.get("content"))}
+            part = {"type": "text", "text": text_of(block.get("content"))}
         if part is None:
             continue
         if block.get("cache_control") and part.get("type") == "text":

@@ -15,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from . import __version__
-from .api import admin, catalogue, messages, webui
+from .api import admin, catalogue, chat, messages, models, webui
 from .auth import MODEL_CREDENTIALS, auth_middleware
 from .config import Config
 from .execution import api as execution_api
@@ -52,7 +52,7 @@ def create_app(config: Config, *, runtime: Runtime | None = None,
     app.cleanup_ctx.append(_session_ctx)
     app.add_routes(routes)
     app.add_routes(messages.routes)
-    for module in (admin, catalogue, execution_api, webui):  # each subsystem wires itself
+    for module in (admin, catalogue, chat, models, execution_api, webui):  # each subsystem wires itself
         module.setup(app)
     return app
 

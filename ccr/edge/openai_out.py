@@ -142,13 +142,14 @@ async def chunks(unified: AsyncIterator[Json], reply: Reply, include_usage: bool
         for position, choice in enumerate(chunk.get("choices") or ()):
             index = choice.get("index", position) if isinstance(choice.get("index"), int) else position
             state = states.setdefault(index, _Choice())
-            delta = _delta(choice.get("delta") or choice.get("message") or {}, state)
+            source = choice.get("delta") or choice.get("message") or {}
+            delta = _delta(source, state)
             finish = _finish(choice.get("finish_reason"), bool(state.calls))
-            if not delta and not finish:
+            if not state.started and (delta or finish or source.get("role")):
+                state.started = True  # the first chunk names the role, as OpenAI's does
+                delta = {"role": "assistant", **(delta or {"content": ""})}
+            elif not delta and not finish:
                 continue
-            if not state.started:
-                state.started = True
-                delta = {"role": "assistant", **delta}
             state.finished = state.finished or bool(finish)
             yield {**reply.head("chat.completion.chunk"),
                    "choices": [{"index": index, "delta": delta, "logprobs": choice.get("logprobs"),

@@ -18,6 +18,8 @@ from typing import Any
 
 from ccr.errors import RequestError
 
+from .common import text_of
+
 __all__ = ["validate_chat", "hub_request", "router_view", "reasoning_budget", "stop_list", "PASSED"]
 
 Json = dict[str, Any]
@@ -160,15 +162,6 @@ def _strip_tag(content: Any) -> Any:
         return [{**p, "text": _SUBAGENT.sub("", p["text"])} if isinstance(p, dict)
                 and isinstance(p.get("text"), str) else p for p in content]
     return content
-
-
-def text_of(content: Any) -> str:
-    """The text of a string or a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
-    return ""
 
 
 def router_view(body: Json) -> Json:

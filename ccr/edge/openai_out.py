@@ -100,7 +100,8 @@ def completion(unified: Json, reply: Reply) -> Json:
     choices = []
     for position, choice in enumerate(raw_choices):
         message = choice.get("message") or {}
-        out: Json = {"role": "assistant", "content": _content(message.get("content")), "refusal": None}
+        out: Json = {"role": "assistant", "content": _content(message.get("content")),
+                     "refusal": message.get("refusal") if isinstance(message.get("refusal"), str) else None}
         _reasoning(message, out)
         calls = [{"id": call.get("id") or f"call_{uuid.uuid4().hex[:24]}", "type": "function",
                   "function": {"name": (call.get("function") or {}).get("name", ""),

@@ -21,7 +21,8 @@ from typing import Any
 
 from ccr.errors import RequestError
 
-from .openai_in import reasoning_budget, stop_list, text_of
+from .common import text_of
+from .openai_in import reasoning_budget, stop_list
 
 __all__ = ["anthropic_request", "DEFAULT_MAX_TOKENS"]
 

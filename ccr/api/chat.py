@@ -31,7 +31,7 @@ from ccr.edge import openai_out
 from ccr.edge.anthropic_to_unified import events_to_unified, message_to_unified
 from ccr.edge.common import usage_from_unified
 from ccr.edge.events import StreamSummary
-from ccr.edge.openai_in import hub_request, router_view, validate_chat
+from ccr.edge.openai_in import hub_request, refuse_beyond_one_choice, router_view, validate_chat
 from ccr.edge.openai_to_anthropic import anthropic_request
 from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, redact, upstream_error
 from ccr.keys import RUNTIME
@@ -145,27 +145,14 @@ async def _proxy(call: ChatCall) -> web.StreamResponse:
             return await _end_with_error(call, exc)
 
 
-def _refuse(call: ChatCall) -> None:
-    """What only the openai dialect can pass on (the native path refuses its own)."""
-    dialect = call.chain.dialect.name if call.chain.dialect else "openai"
-    if call.native or dialect == "openai":
-        return
-    where = f"{call.route.name} (dialect {dialect}) cannot take"
-    if (call.body.get("n") or 1) > 1:
-        raise RequestError(f"n: {where} several choices; use n=1")
-    if call.body.get("logprobs"):
-        raise RequestError(f"logprobs: {where} log probabilities")
-    response_format = call.body.get("response_format")
-    if isinstance(response_format, dict) and response_format.get("type") not in (None, "text"):
-        raise RequestError(f"response_format: {where} a {response_format.get('type')} response format")
-
-
 async def _build(call: ChatCall) -> Upstream:
     provider, key = call.route.provider, call.ctx.api_key
     headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
-    _refuse(call)
+    dialect = call.chain.dialect.name if call.chain.dialect else "openai"
+    if not call.native and dialect != "openai":
+        refuse_beyond_one_choice(call.body, f"{call.route.name} (dialect {dialect}) cannot take")
     if call.native:
         body = anthropic_request(call.body, call.route.model, provider.name)
     else:

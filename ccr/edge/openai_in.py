@@ -20,7 +20,8 @@ from ccr.errors import RequestError
 
 from .common import text_of
 
-__all__ = ["validate_chat", "hub_request", "router_view", "reasoning_budget", "stop_list", "PASSED"]
+__all__ = ["validate_chat", "refuse_beyond_one_choice", "hub_request", "router_view", "reasoning_budget",
+           "stop_list", "PASSED"]
 
 Json = dict[str, Any]
 
@@ -95,6 +96,19 @@ def validate_chat(body: Json) -> None:
     if stop is not None and not isinstance(stop, str) and not (
             isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
         raise RequestError("stop: expected a string or a list of strings")
+
+
+def refuse_beyond_one_choice(body: Json, where: str) -> None:
+    """For providers that answer with one plain-text choice (all but the openai dialect):
+    refuse what would otherwise be silently lost. `where` says who cannot take it."""
+    if (body.get("n") or 1) > 1:
+        raise RequestError(f"n: {where} several choices; use n=1")
+    if body.get("logprobs"):
+        raise RequestError(f"logprobs: {where} log probabilities")
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") not in (None, "text"):
+        raise RequestError(f"response_format: {where} a {response_format.get('type')} response format; "
+                           "describe the format in the prompt or use a tool")
 
 
 def stop_list(stop: Any) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 from ccr.errors import RequestError
 
 from .common import text_of
-from .openai_in import reasoning_budget, stop_list
+from .openai_in import reasoning_budget, refuse_beyond_one_choice, stop_list
 
 __all__ = ["anthropic_request", "DEFAULT_MAX_TOKENS"]
 
@@ -32,7 +32,7 @@ _CCR_SIGNATURE = "ccr1:"
 
 
 def anthropic_request(body: Json, model: str, provider: str) -> Json:
-    _refuse_unsupported(body, provider, model)
+    refuse_beyond_one_choice(body, f"{provider},{model} (Anthropic API) cannot take")
     system: list[Json] = []
     messages: list[Json] = []
     for index, message in enumerate(body["messages"]):
@@ -68,18 +68,6 @@ def anthropic_request(body: Json, model: str, provider: str) -> Json:
     _tools(body, out)
     _thinking(body, out, explicit_max=bool(max_tokens))
     return out
-
-
-def _refuse_unsupported(body: Json, provider: str, model: str) -> None:
-    where = f"{provider},{model} speaks the Anthropic API, which has no"
-    if (body.get("n") or 1) > 1:
-        raise RequestError(f"n: {where} way to ask for several choices; use n=1")
-    if body.get("logprobs"):
-        raise RequestError(f"logprobs: {where} log probabilities")
-    response_format = body.get("response_format")
-    if isinstance(response_format, dict) and response_format.get("type") not in (None, "text"):
-        raise RequestError(f"response_format: {where} {response_format.get('type')} mode through "
-                           "/v1/chat/completions; describe the format in the prompt or use a tool")
 
 
 def _user_turn(messages: list[Json]) -> list[Json]:

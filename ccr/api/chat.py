@@ -80,7 +80,7 @@ class ChatCall:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     started = time.monotonic()
     runtime = request.app[RUNTIME]
-    record = RequestRecord(request_id=request[REQUEST_ID])
+    record = RequestRecord(request_id=request[REQUEST_ID], extra={"api": "openai"})
     secrets: tuple[str, ...] = ()
     try:
         body = await _read(request)

@@ -154,6 +154,7 @@ def _finish(request: web.Request, record: RequestRecord) -> None:
         ("input_tokens", record.input_tokens), ("output_tokens", record.output_tokens),
         ("cache_read_tokens", record.cache_read_tokens), ("task_id", record.task_id),
         ("error", record.error)) if v is not None}
+    fields.update(record.extra)  # e.g. api="openai" for /v1/chat/completions (ccr/api/chat.py)
     (log.warning if record.status >= 400 else log.info)("request", **fields)
 
 

@@ -26,17 +26,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 
 from .config import Config, split_route
 from .edge.assemble import accumulate, message_events
 from .edge.events import StreamSummary, anthropic_events
 from .edge.reply import to_message
 from .edge.request import to_unified
-from .errors import CCRError, UpstreamError, upstream_error
+from .errors import CCRError, UpstreamError
 from .router import Route
 from .runtime import Runtime
 from .transformers import Context, Upstream
-from .upstream import call_timeout, json_chunks, read_json_body, sniff
+from .upstream import json_chunks, open_upstream, read_json_body
 
 __all__ = ["ImageAgent", "prepare", "TOOL_NAME"]
 
@@ -44,7 +45,6 @@ Json = dict[str, Any]
 Event = tuple[str, Json]
 TOOL_NAME = "analyzeImage"
 MAX_ROUNDS = 3
-_MAX_ERROR_BODY = 64 * 1024
 NOTE = ("You are a text-only model and cannot see images. Each image in this conversation has been "
         "replaced by a reference such as [Image #1]. When you need to know what an image shows, call "
         f"the {TOOL_NAME} tool with its imageId (for [Image #1] the imageId is \"1\") and a task that "
@@ -125,7 +125,7 @@ def prepare(config: Config, body: Json, route: Route) -> ImageAgent | None:
 Caller = Callable[[Route, Json], AsyncIterator[Event]]
 
 
-def caller(session: aiohttp.ClientSession, runtime: Runtime, headers: dict[str, str], log: Any) -> Caller:
+def caller(app: web.Application, runtime: Runtime, headers: dict[str, str], log: Any) -> Caller:
     """A function that sends an Anthropic body to a route and yields Anthropic events."""
 
     async def call(route: Route, body: Json) -> AsyncIterator[Event]:
@@ -143,48 +143,24 @@ def caller(session: aiohttp.ClientSession, runtime: Runtime, headers: dict[str, 
         up = await chain.request(Upstream(route.provider.api_base_url, unified, base), ctx)
         if route.provider.headers:
             up = up.with_headers(**{k.replace("-", "_"): v for k, v in route.provider.headers.items()})
-        try:
-            async for event in _send(session, runtime, route, chain, ctx, up, body, native, key):
-                yield event
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamError(f"{route.name}: cannot connect to the provider: {exc.os_error.strerror or exc}",
-                                status=502) from None
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise UpstreamError(f"{route.name}: no answer within API_TIMEOUT_MS="
-                                f"{runtime.config.api_timeout_ms}", status=504, error_type="timeout_error") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"{route.name}: the request failed: {type(exc).__name__}", status=502) from None
+        async with open_upstream(app, runtime, route, key, up, lambda: None) as (is_stream, reply):
+            summary = StreamSummary()
+            if not is_stream:
+                data = await chain.response(await read_json_body(reply), ctx)
+                message = data if native else to_message(data, model=route.model,
+                                                          provider=route.provider.name, request=body)
+                for event in message_events(message):
+                    yield event
+            elif native:
+                async for data in chain.stream(json_chunks(reply, summary), ctx):
+                    yield str(data.get("type", "message")), data
+            else:
+                async for event in anthropic_events(chain.stream(json_chunks(reply, summary), ctx),
+                                                    model=route.model, provider=route.provider.name,
+                                                    request=body, summary=summary):
+                    yield event
 
     return call
-
-
-async def _send(session: aiohttp.ClientSession, runtime: Runtime, route: Route, chain: Any, ctx: Context,
-                up: Upstream, body: Json, native: bool, key: str) -> AsyncIterator[Event]:
-    config = runtime.config
-    async with session.post(up.url, data=json.dumps(up.body).encode(), headers=dict(up.headers),
-                            timeout=call_timeout(config), proxy=config.proxy_url) as resp:
-        if resp.status >= 400:
-            text = (await resp.content.read(_MAX_ERROR_BODY)).decode("utf-8", "replace")
-            if resp.status in (401, 429):
-                runtime.keys(route.provider).refused(key)
-            raise upstream_error(route.provider.name, route.model, resp.status, text,
-                                 resp.headers.get("retry-after"))
-        is_stream, reply = await sniff(resp)
-        summary = StreamSummary()
-        if not is_stream:
-            data = await chain.response(await read_json_body(reply), ctx)
-            message = data if native else to_message(data, model=route.model, provider=route.provider.name,
-                                                      request=body)
-            for event in message_events(message):
-                yield event
-        elif native:
-            async for data in chain.stream(json_chunks(reply, summary), ctx):
-                yield str(data.get("type", "message")), data
-        else:
-            async for event in anthropic_events(chain.stream(json_chunks(reply, summary), ctx),
-                                                model=route.model, provider=route.provider.name,
-                                                request=body, summary=summary):
-                yield event
 
 
 # --- the agent loop ------------------------------------------------------------------------------

@@ -1,5 +1,10 @@
 """Talking to providers: the shared client session, one call, and reading what comes back.
 
+`open_upstream` is the one call every path makes (/v1/messages, /v1/chat/completions, the image
+agent), with ccr's error mapping: an error status becomes `upstream_error` (the provider's
+message, our status; 401/429 rest the key in the pool), a refused connection 502, a silence of
+API_TIMEOUT_MS 504, a reply cut off 502.
+
 Reading is streamed: `json_chunks` yields each SSE event's JSON as the bytes arrive and calls
 `before_read` whenever it is about to wait for the network, which is when the writer flushes
 everything the last read produced in one write.
@@ -9,7 +14,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -18,10 +25,17 @@ from aiohttp import web
 from . import jsonlib
 from .config import Config
 from .edge.events import StreamSummary
+from .errors import UpstreamError, upstream_error
 from .keys import HTTP, RUNTIME
 from .sse import SSEDecoder
 
-__all__ = ["http_session_ctx", "call_timeout", "Body", "sniff", "json_chunks", "read_json_body"]
+if TYPE_CHECKING:
+    from .router import Route
+    from .runtime import Runtime
+    from .transformers import Upstream
+
+__all__ = ["http_session_ctx", "call_timeout", "open_upstream", "Body", "sniff", "json_chunks",
+           "read_json_body"]
 
 log = structlog.get_logger("ccr.upstream")
 
@@ -131,3 +145,40 @@ async def json_chunks(body: Body, summary: StreamSummary,
 async def read_json_body(body: Body) -> Any:
     raw = await body.read_all()
     return jsonlib.loads(raw)
+
+
+_MAX_ERROR_BODY = 64 * 1024
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc.rsplit("@", 1)[-1] or url[:40]
+
+
+@asynccontextmanager
+async def open_upstream(app: web.Application, runtime: Runtime, route: Route, key: str, up: Upstream,
+                        on_headers: Callable[[], None]) -> AsyncIterator[tuple[bool, Body]]:
+    config = runtime.config
+    label = route.name
+    try:
+        async with app[HTTP].post(up.url, data=jsonlib.dumps(up.body), headers=dict(up.headers),
+                                  timeout=call_timeout(config), proxy=config.proxy_url) as resp:
+            on_headers()
+            if resp.status >= 400:
+                text = (await resp.content.read(_MAX_ERROR_BODY)).decode("utf-8", "replace")
+                retry = resp.headers.get("retry-after")
+                if resp.status in (401, 429):
+                    runtime.keys(route.provider).refused(key, float(retry) if retry and retry.isdigit() else None)
+                raise upstream_error(route.provider.name, route.model, resp.status, text, retry)
+            yield await sniff(resp)
+    except aiohttp.ClientConnectorError as exc:
+        raise UpstreamError(f"{label}: cannot connect to {_host(up.url)}: {exc.os_error.strerror or exc}",
+                            status=502) from None
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        raise UpstreamError(f"{label}: no answer from {_host(up.url)} within "
+                            f"API_TIMEOUT_MS={config.api_timeout_ms}", status=504,
+                            error_type="timeout_error") from None
+    except aiohttp.ClientPayloadError as exc:
+        raise UpstreamError(f"{label}: the provider's reply was cut off: {exc}", status=502) from None
+    except aiohttp.ClientError as exc:
+        raise UpstreamError(f"{label}: request to {_host(up.url)} failed: {type(exc).__name__}",
+                            status=502) from None

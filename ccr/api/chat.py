@@ -26,7 +26,6 @@ from ccr import jsonlib
 from ccr.api.chat_stream import DONE, ChatStreamOut
 from ccr.api.messages import _finish as finish_record
 from ccr.api.openai_errors import error_chunk, error_response, openai_error
-from ccr.api.upstream_call import open_upstream
 from ccr.edge import openai_out
 from ccr.edge.anthropic_to_unified import events_to_unified, message_to_unified
 from ccr.edge.common import usage_from_unified
@@ -40,7 +39,7 @@ from ccr.records import RequestRecord
 from ccr.router import Route
 from ccr.runtime import Runtime
 from ccr.transformers import Chain, Context, Upstream
-from ccr.upstream import Body, json_chunks, read_json_body
+from ccr.upstream import Body, json_chunks, open_upstream, read_json_body
 
 __all__ = ["routes", "setup"]
 

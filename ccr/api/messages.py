@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -34,7 +33,7 @@ from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, re
 from ccr import image_agent
 from ccr.execution.running import apply_task, count_task
 from ccr import jsonlib
-from ccr.keys import HTTP, RUNTIME
+from ccr.keys import RUNTIME
 from ccr.middlewares import REQUEST_ID
 from ccr.records import RequestRecord
 from ccr.router import Route, session_id_of
@@ -43,7 +42,7 @@ from ccr.sse import SSEDecoder, encode_event, event_boundary
 from ccr.stats import Stats
 from ccr.transformers import Chain, Context, Upstream
 from ccr.transformers.anthropic import FORWARDED_HEADERS
-from ccr.upstream import Body, call_timeout, json_chunks, read_json_body, sniff
+from ccr.upstream import Body, json_chunks, open_upstream, read_json_body
 
 __all__ = ["routes", "STATS"]
 
@@ -54,7 +53,6 @@ TASK_HEADER = "x-ccr-task"
 
 Json = dict[str, Any]
 Event = tuple[str, Json]
-_MAX_ERROR_BODY = 64 * 1024
 
 
 async def read_body(request: web.Request) -> Json:
@@ -192,7 +190,7 @@ async def _build_upstream(ex: Exchange) -> Upstream:
 async def _image_agent(ex: Exchange, agent: image_agent.ImageAgent) -> web.StreamResponse:
     """Hook for ccr/image_agent.py: analyzeImage calls answered by Router.image, spliced in."""
     headers = {name: ex.request.headers[name] for name in FORWARDED_HEADERS if name in ex.request.headers}
-    call = image_agent.caller(ex.request.app[HTTP], ex.runtime, headers, ex.ctx.log)
+    call = image_agent.caller(ex.request.app, ex.runtime, headers, ex.ctx.log)
     events = image_agent.events(agent, ex.runtime, ex.route, call)
     if ex.record.stream:
         return await _write_events(ex, events, agent.summary)
@@ -211,10 +209,6 @@ def _step_failed(ex: Exchange, where: str, exc: Exception) -> TransformError:
     ex.ctx.log.error("transformer failed", where=where, chain=names, exc_info=exc)
     return TransformError(f"{ex.label}: a transformer in the chain ({names}) failed on the {where}: "
                           f"{type(exc).__name__}: {exc}")
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc.rsplit("@", 1)[-1] or url[:40]
 
 
 async def _proxy(ex: Exchange) -> web.StreamResponse:
@@ -237,36 +231,15 @@ def _stream_out(ex: Exchange) -> StreamOut:
 
 async def _call(ex: Exchange) -> web.StreamResponse:
     up = await _build_upstream(ex)
-    config = ex.runtime.config
-    session = ex.request.app[HTTP]
-    try:
-        async with session.post(up.url, data=jsonlib.dumps(up.body), headers=dict(up.headers),
-                                timeout=call_timeout(config), proxy=config.proxy_url) as resp:
-            ex.record.ttfb_ms = ex.elapsed_ms()
-            if resp.status >= 400:
-                text = (await resp.content.read(_MAX_ERROR_BODY)).decode("utf-8", "replace")
-                if resp.status in (401, 429):
-                    retry = resp.headers.get("retry-after")
-                    ex.runtime.keys(ex.route.provider).refused(
-                        ex.ctx.api_key, float(retry) if retry and retry.isdigit() else None)
-                raise upstream_error(ex.route.provider.name, ex.route.model, resp.status, text,
-                                     resp.headers.get("retry-after"))
-            is_stream, body = await sniff(resp)
-            if _native(ex.chain):
-                return await _native_reply(ex, is_stream, body)
-            return await _unified_reply(ex, is_stream, body)
-    except aiohttp.ClientConnectorError as exc:
-        raise UpstreamError(f"{ex.label}: cannot connect to {_host(up.url)}: {exc.os_error.strerror or exc}",
-                            status=502) from None
-    except (TimeoutError, aiohttp.ServerTimeoutError):
-        raise UpstreamError(f"{ex.label}: no answer from {_host(up.url)} within "
-                            f"API_TIMEOUT_MS={config.api_timeout_ms}", status=504,
-                            error_type="timeout_error") from None
-    except aiohttp.ClientPayloadError as exc:
-        raise UpstreamError(f"{ex.label}: the provider's reply was cut off: {exc}", status=502) from None
-    except aiohttp.ClientError as exc:
-        raise UpstreamError(f"{ex.label}: request to {_host(up.url)} failed: {type(exc).__name__}",
-                            status=502) from None
+
+    def on_headers() -> None:
+        ex.record.ttfb_ms = ex.elapsed_ms()
+
+    async with open_upstream(ex.request.app, ex.runtime, ex.route, ex.ctx.api_key, up,
+                             on_headers) as (is_stream, body):
+        if _native(ex.chain):
+            return await _native_reply(ex, is_stream, body)
+        return await _unified_reply(ex, is_stream, body)
 
 
 async def _reply_object(ex: Exchange, body: Body) -> Json:

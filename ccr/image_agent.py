@@ -36,8 +36,8 @@ from .edge.request import to_unified
 from .errors import CCRError, UpstreamError
 from .router import Route
 from .runtime import Runtime
-from .transformers import Context, Upstream
-from .upstream import json_chunks, open_upstream, read_json_body
+from .transformers import Context
+from .upstream import json_chunks, open_upstream, prepare_upstream, read_json_body
 
 __all__ = ["ImageAgent", "prepare", "TOOL_NAME"]
 
@@ -134,15 +134,8 @@ def caller(app: web.Application, runtime: Runtime, headers: dict[str, str], log:
         key = runtime.keys(route.provider).next()
         ctx = Context(provider=route.provider, model=route.model, request=body, api_key=key,
                       stream=bool(body.get("stream")), log=log, state={})
-        base = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-        if key:
-            base["Authorization"] = f"Bearer {key}"
-        if native:
-            base.update(headers)
         unified = {**body, "model": route.model} if native else to_unified(body, route.model)
-        up = await chain.request(Upstream(route.provider.api_base_url, unified, base), ctx)
-        if route.provider.headers:
-            up = up.with_headers(**{k.replace("-", "_"): v for k, v in route.provider.headers.items()})
+        up = await prepare_upstream(chain, ctx, unified, headers if native else None)
         async with open_upstream(app, runtime, route, key, up, lambda: None) as (is_stream, reply):
             summary = StreamSummary()
             if not is_stream:

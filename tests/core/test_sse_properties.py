@@ -194,3 +194,66 @@ def test_random_cuts_end_to_end(cuts):
     events = _stable(asyncio.run(through_ccr(pieces(cuts))), {})[0]
     assert events == END_TO_END
     assert [k for k, _ in events][-2:] == ["message_delta", "message_stop"]
+
+
+# --- the decoder against the SSE specification, on generated streams ---------------------------
+
+def spec_decode(raw: bytes) -> list[SSEEvent]:
+    """The WHATWG event-stream algorithm, line by line, on the whole input at once."""
+    text = raw.decode("utf-8", "replace").removeprefix("\ufeff")
+    lines, start, i = [], 0, 0
+    while i < len(text):
+        if text[i] in "\r\n":
+            lines.append(text[start:i])
+            i += 2 if text[i] == "\r" and text[i + 1:i + 2] == "\n" else 1
+            start = i
+        else:
+            i += 1
+    tail = text[start:]
+    events, name, data, has_data, last_id = [], "", [], False, None
+
+    def dispatch() -> None:
+        nonlocal name, data, has_data
+        if has_data:
+            events.append(SSEEvent(name or "message", "\n".join(data), last_id))
+        name, data, has_data = "", [], False
+
+    for line in [*lines, *([tail] if tail else []), ""]:  # end of stream dispatches what is pending
+        if not line:
+            dispatch()
+            continue
+        if line.startswith(":"):
+            continue
+        field, colon, value = line.partition(":")
+        value = value[1:] if colon and value.startswith(" ") else value
+        if field == "data":
+            data.append(value)
+            has_data = True
+        elif field == "event":
+            name = value
+        elif field == "id" and "\0" not in value:
+            last_id = value
+    return events
+
+
+_field_lines = st.one_of(
+    st.builds(lambda v: f"data: {v}", st.text(alphabet="ab{}\":ü🎉 \u2028", max_size=8)),
+    st.builds(lambda v: f"data:{v}", st.text(alphabet="xy ", max_size=4)),
+    st.sampled_from(["data", "data:", "event: delta", "event:", "id: 7", ": comment", "retry: 10",
+                     "unknown: x", "", "data: [DONE]"]),
+)
+_streams = st.tuples(st.lists(_field_lines, max_size=25),
+                     st.lists(st.sampled_from(["\n", "\n", "\n", "\r\n", "\r"]), min_size=1, max_size=25),
+                     st.booleans())
+
+
+@settings(max_examples=400, deadline=None)
+@given(_streams, st.lists(st.integers(1, 400), max_size=12))
+def test_decoder_matches_the_specification(stream, cuts):
+    """Mostly LF streams (the decoder's block fast path) with CR, CRLF and blank lines mixed in,
+    cut anywhere: the decoder finds exactly the events the specification's algorithm does."""
+    lines, breaks, terminated = stream
+    text = "".join(line + breaks[i % len(breaks)] for i, line in enumerate(lines))
+    raw = (text + ("\n" if terminated else "")).encode()
+    points = [0, *sorted({c for c in cuts if c < len(raw)}), len(raw)]
+    assert decode([raw[a:b] for a, b in zip(points, points[1:])]) == spec_decode(raw)

@@ -171,7 +171,7 @@ async def _image_agent(ex: Exchange, agent: image_agent.ImageAgent) -> web.Strea
         return await _write_events(ex, events, agent.summary)
     message = await accumulate(events(None))
     _count(ex, message.get("usage"))
-    return web.json_response(message, headers=_headers(ex))
+    return web.json_response(message, headers=_headers(ex), dumps=jsonlib.dumps_str)
 
 
 def _native(chain: Chain) -> bool:
@@ -219,7 +219,7 @@ async def _unified_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Strea
         _count(ex, message.get("usage"))
         if ex.record.stream:
             return await _write_events(ex, _from_list(message_events(message)), summary)
-        return web.json_response(message, headers=_headers(ex))
+        return web.json_response(message, headers=_headers(ex), dumps=jsonlib.dumps_str)
 
     def bad(data: str) -> None:
         ex.ctx.log.warning("skipped a stream event that is not JSON", data=data)
@@ -233,7 +233,7 @@ async def _unified_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Strea
         return await _write_events(ex, events, summary)
     message = await accumulate(events(None))
     _count(ex, message.get("usage"))
-    return web.json_response(message, headers=_headers(ex))
+    return web.json_response(message, headers=_headers(ex), dumps=jsonlib.dumps_str)
 
 
 def _from_list(events: list[Event]) -> Any:
@@ -271,15 +271,20 @@ def _error_event(ex: Exchange, exc: BaseException) -> bytes:
 
 
 async def _write_events(ex: Exchange, events: Any, summary: StreamSummary) -> web.StreamResponse:
-    """Send the events to the client as they come; batches are flushed before each read."""
+    """Send the events to the client as they come: what one upstream read produced goes out in
+    one write, flushed before the next read, except the first delta, which goes out at once."""
     own = ex.out is None  # the image agent's path calls this without _proxy
     out = ex.out = ex.out or _stream_out(ex)
     if own:
         await out.__aenter__()
+    first_delta = True
     try:
         async for kind, data in events(out.flush):
             out.add(kind, data)
             summary.events += 1
+            if first_delta and kind == "content_block_delta":
+                first_delta = False
+                await out.flush()  # the first token goes out now, not after the rest of its read
     except ConnectionError:  # our client went away while we wrote
         ex.record.status, ex.record.error = 499, "client closed the connection"
         return out.response
@@ -317,7 +322,7 @@ async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Stream
         _count(ex, message.get("usage"))
         if ex.record.stream:
             return await _write_events(ex, _from_list(message_events(message)), StreamSummary())
-        return web.json_response(message, headers=_headers(ex))
+        return web.json_response(message, headers=_headers(ex), dumps=jsonlib.dumps_str)
     if not ex.record.stream or steps_touch_stream:
         summary = StreamSummary()
 
@@ -330,7 +335,7 @@ async def _native_reply(ex: Exchange, is_stream: bool, body: Body) -> web.Stream
             return await _write_events(ex, events, summary)
         message = await accumulate(events(None))
         _count(ex, message.get("usage"))
-        return web.json_response(message, headers=_headers(ex))
+        return web.json_response(message, headers=_headers(ex), dumps=jsonlib.dumps_str)
     return await _pipe_native_stream(ex, body)
 
 

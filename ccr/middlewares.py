@@ -6,7 +6,7 @@ handlers end those with an `error` event themselves (see `ccr.api.messages`).
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -28,7 +28,7 @@ def error_response(status: int, error_type: str, message: str,
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = "req_" + uuid.uuid4().hex[:24]
+    request_id = "req_" + secrets.token_hex(12)
     request[REQUEST_ID] = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)

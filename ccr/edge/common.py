@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from typing import Any
 
 __all__ = [
@@ -116,7 +116,7 @@ def reasoning_text(delta: dict[str, Any]) -> tuple[str | None, str | None, str |
 def new_message_id(upstream_id: Any = None) -> str:
     if isinstance(upstream_id, str) and upstream_id:
         return upstream_id if upstream_id.startswith("msg_") else f"msg_{upstream_id}"
-    return f"msg_{uuid.uuid4().hex[:24]}"
+    return f"msg_{secrets.token_hex(12)}"
 
 
 def text_of(content: Any) -> str:

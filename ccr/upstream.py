@@ -50,8 +50,10 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: one pooled client session for the app's whole life."""
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
                                      enable_cleanup_closed=False)
+    # No cookie jar: ccr is shared, and a cookie one reply sets must not go out with the next
+    # request (another client's, or another key's of the pool).
     session = aiohttp.ClientSession(connector=connector, timeout=call_timeout(app[RUNTIME].config),
-                                    auto_decompress=True, trust_env=False,
+                                    cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True, trust_env=False,
                                     json_serialize=json.dumps)
     app[HTTP] = session
     yield

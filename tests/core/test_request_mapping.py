@@ -265,3 +265,29 @@ async def test_head_probe(proxy):
     async with aiohttp.ClientSession() as session:
         async with session.head(pair.ccr.url + "/") as resp:
             assert resp.status == 200
+
+
+async def test_provider_cookies_are_not_replayed(fake_upstream, ccr_server):
+    """ccr is a shared proxy: a cookie one provider reply sets must not ride along on the next
+    request (of another client, or with another key of the pool)."""
+    from aiohttp import web
+
+    from tests.conftest import make_config, openai_provider
+
+    from .util import USAGE, chat_reply
+
+    async def handler(request: web.Request) -> web.Response:
+        response = web.json_response(chat_reply(usage=USAGE))
+        response.set_cookie("affinity", "client-a", path="/")
+        return response
+
+    up = await fake_upstream(handler)
+    # by name, not by IP: cookie jars ignore cookies of IP addresses
+    spec = openai_provider(up.url.replace("127.0.0.1", "localhost"))
+    ccr = await ccr_server(make_config([spec], {"default": "fake,gpt-test"}))
+    request = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    for _ in range(2):
+        status, _, _ = await raw_post(ccr.url + "/v1/messages", request)
+        assert status == 200
+    assert len(up.recorder.headers) == 2
+    assert all("Cookie" not in headers for headers in up.recorder.headers)

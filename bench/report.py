@@ -3,7 +3,9 @@
 Rounds of the same case are pooled: requests, events, wall time and CPU are summed, latencies
 merged before taking percentiles. Proxy figures are also given relative to the upstream alone
 measured in the same run (`% up`: requests/s as a share of the upstream's; `+p50`: added median
-latency in ms).
+latency in ms). CPU figures of ccr and the peer are also given as a multiple of the bare
+aiohttp converter's (bench/bare.py) in the same case and run (`× bare`): this machine's speed
+varies up to 2x over an hour, so only figures measured side by side compare.
 
 CPU per event is the marginal cost: (CPU per stream - CPU per JSON request of the same size
 and concurrency) / events per stream, so it does not charge the request's fixed cost to its
@@ -43,6 +45,8 @@ class Row:
     pct_upstream: float | None = None
     added_p50_ms: float | None = None
     added_first_text_ms: float | None = None
+    cpu_req_x_bare: float | None = None     # cpu_per_req_ms / the bare converter's, same case
+    cpu_event_x_bare: float | None = None   # cpu_per_event_us / the bare converter's, same case
 
     @property
     def case(self) -> tuple[str, str, int]:
@@ -96,6 +100,20 @@ def _relate(rows: list[Row]) -> None:
         if (row.mode != "json" and plain is not None and row.cpu_per_req_ms is not None
                 and plain.cpu_per_req_ms is not None and row.events_per_req):
             row.cpu_per_event_us = (row.cpu_per_req_ms - plain.cpu_per_req_ms) / row.events_per_req * 1000
+    for row in rows:  # a second pass: every row's CPU per event is known now
+        bare = by_key.get(("bare", *row.case))
+        if row.target in ("upstream", "bare") or bare is None:
+            continue
+        row.cpu_req_x_bare = _ratio(row.cpu_per_req_ms, bare.cpu_per_req_ms)
+        row.cpu_event_x_bare = _ratio(row.cpu_per_event_us, bare.cpu_per_event_us)
+
+
+def _ratio(value: float | None, base: float | None) -> float | None:
+    """value / base; None when either is missing or the base is not positive (a marginal cost
+    per event can come out at or below zero in noise, and a ratio to it means nothing)."""
+    if value is None or base is None or not base > 0:
+        return None
+    return value / base
 
 
 def _f(value: float | None, digits: int = 1) -> str:
@@ -105,23 +123,29 @@ def _f(value: float | None, digits: int = 1) -> str:
 
 
 _HEAD = ("size", "mode", "conc", "target", "req/s", "% up", "p50 ms", "+p50", "p99 ms", "ttfb",
-         "1st text", "+text", "events/s", "cpu/req ms", "cpu/ev µs", "RSS MB", "errors")
+         "1st text", "+text", "events/s", "cpu/req ms", "× bare", "cpu/ev µs", "× bare", "RSS MB",
+         "errors")
+_X_BARE = (14, 16)  # the `× bare` columns, left out of a run without the bare converter
 
 
 def table(rows: list[Row]) -> str:
-    """A markdown table, one line per (case, target), upstream first within each case."""
-    order = {"upstream": 0, "ccr": 1}
+    """A markdown table, one line per (case, target): upstream, bare, ccr, then the peer."""
+    order = {"upstream": 0, "bare": 1, "ccr": 2}
     rows = sorted(rows, key=lambda r: (r.size != "small", ["json", "stream", "paced"].index(r.mode)
                                        if r.mode in ("json", "stream", "paced") else 9,
-                                       r.concurrency, order.get(r.target, 2)))
-    lines = ["| " + " | ".join(_HEAD) + " |", "|" + "|".join("---" for _ in _HEAD) + "|"]
+                                       r.concurrency, order.get(r.target, 3)))
+    keep = [i for i in range(len(_HEAD))
+            if i not in _X_BARE or any(r.target == "bare" for r in rows)]
+    head = [_HEAD[i] for i in keep]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         cells = (r.size, r.mode, str(r.concurrency), r.target, _f(r.rps, 0), _f(r.pct_upstream, 0),
                  _f(r.p50_ms, 2), _f(r.added_p50_ms, 2), _f(r.p99_ms, 2), _f(r.ttfb_ms, 2),
                  _f(r.first_text_ms, 2), _f(r.added_first_text_ms, 2), _f(r.events_per_s, 0),
-                 _f(r.cpu_per_req_ms, 2), _f(r.cpu_per_event_us, 1), _f(r.rss_mb, 0),
+                 _f(r.cpu_per_req_ms, 2), _f(r.cpu_req_x_bare, 2), _f(r.cpu_per_event_us, 1),
+                 _f(r.cpu_event_x_bare, 2), _f(r.rss_mb, 0),
                  str(r.errors) if not r.first_error else f"{r.errors}: {r.first_error[:60]}")
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells[i] for i in keep) + " |")
     return "\n".join(lines)
 
 
@@ -131,6 +155,7 @@ class Check:
     target: str
     measured: str
     ok: bool | None  # None: not measured in this run
+    bare: str | None = None  # CPU targets: the bare converter's figure in the same case and run
 
 
 def _worst(rows: list[Row], attr: str, **match: Any) -> tuple[float, Row, float, Row] | None:
@@ -151,25 +176,30 @@ def targets(rows: list[Row], memory: dict[str, float], counting: CountingResult 
             target: str = "ccr") -> list[Check]:
     """Issue 3's targets against what this run measured (worst case over concurrency)."""
     ccr = [r for r in rows if r.target == target]
+    bare = {r.case: r for r in rows if r.target == "bare"}
     out: list[Check] = []
 
-    def limit(what: str, bound: float, unit: str, found: tuple[float, Row, float, Row] | None) -> None:
+    def limit(what: str, bound: float, unit: str, found: tuple[float, Row, float, Row] | None,
+              cpu: str | None = None) -> None:
+        """`cpu`: the Row attribute of a CPU target, to set the bare converter's figure beside it."""
         if found is None:
             out.append(Check(what, f"≤ {bound} {unit}", "not measured", None))
             return
         value, row, best, best_row = found
         spread = "" if row is best_row else f"; best {best:.2f} ({_where(best_row)})"
         out.append(Check(what, f"≤ {bound} {unit}", f"worst {value:.2f} {unit} ({_where(row)}){spread}",
-                         value <= bound))
+                         value <= bound, _beside(bare.get(row.case), cpu, value, unit, target)))
 
     limit("CPU per Claude Code-sized JSON request", 1.5, "ms",
-          _worst(ccr, "cpu_per_req_ms", size="claude-code", mode="json"))
+          _worst(ccr, "cpu_per_req_ms", size="claude-code", mode="json"), "cpu_per_req_ms")
     limit("CPU per Claude Code-sized 200-chunk stream", 3.5, "ms",
-          _worst(ccr, "cpu_per_req_ms", size="claude-code", mode="stream"))
-    limit("CPU per small JSON request", 0.6, "ms", _worst(ccr, "cpu_per_req_ms", size="small", mode="json"))
+          _worst(ccr, "cpu_per_req_ms", size="claude-code", mode="stream"), "cpu_per_req_ms")
+    limit("CPU per small JSON request", 0.6, "ms", _worst(ccr, "cpu_per_req_ms", size="small", mode="json"),
+          "cpu_per_req_ms")
     limit("CPU per streamed event (marginal, 200-chunk)", 10, "µs",
-          _worst(ccr, "cpu_per_event_us", mode="stream"))
-    limit("CPU per paced 100-event stream", 8, "ms", _worst(ccr, "cpu_per_req_ms", mode="paced"))
+          _worst(ccr, "cpu_per_event_us", mode="stream"), "cpu_per_event_us")
+    limit("CPU per paced 100-event stream", 8, "ms", _worst(ccr, "cpu_per_req_ms", mode="paced"),
+          "cpu_per_req_ms")
     limit("added p50 latency at concurrency 1", 2, "ms", _worst(ccr, "added_p50_ms", concurrency=1))
     limit("first text behind the upstream (conc 1, p50)", 1, "ms",
           _worst([r for r in ccr if r.mode != "json"], "added_first_text_ms", concurrency=1))
@@ -195,11 +225,26 @@ def targets(rows: list[Row], memory: dict[str, float], counting: CountingResult 
     return out
 
 
+def _beside(bare: Row | None, attr: str | None, value: float, unit: str, target: str) -> str | None:
+    """The bare converter's figure in the case of the worst value, and the target's multiple of it."""
+    if attr is None or bare is None:  # not a CPU target, or a run without the bare converter
+        return None
+    base = getattr(bare, attr)
+    if base is None:
+        return "not measured"
+    ratio = _ratio(value, base)
+    return f"{base:.2f} {unit}" + (f" ({target} {ratio:.2f}×)" if ratio is not None else "")
+
+
 def targets_table(checks: list[Check]) -> str:
-    lines = ["| target | limit | measured | met |", "|---|---|---|---|"]
+    """The targets; a last column with the bare converter's figures when the run measured it."""
+    with_bare = any(c.bare for c in checks)
+    head = "| target | limit | measured | met |" + (" bare converter, same case |" if with_bare else "")
+    lines = [head, "|---|---|---|---|" + ("---|" if with_bare else "")]
     for c in checks:
         met = "n/a" if c.ok is None else ("yes" if c.ok else "**no**")
-        lines.append(f"| {c.what} | {c.target} | {c.measured} | {met} |")
+        beside = f" {c.bare or '-'} |" if with_bare else ""
+        lines.append(f"| {c.what} | {c.target} | {c.measured} | {met} |{beside}")
     return "\n".join(lines)
 
 

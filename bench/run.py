@@ -1,12 +1,16 @@
-"""`python -m bench`: start the fake upstream and ccr (and optionally claude-code-router), run
-every case in interleaved rounds, print one table, check the targets, save the results.
+"""`python -m bench`: start the fake upstream, the bare aiohttp converter and ccr (and optionally
+claude-code-router), run every case in interleaved rounds, print one table, check the targets,
+save the results.
 
     python -m bench                 # the full matrix (several minutes)
     python -m bench --quick         # a few seconds: the smoke test's run
     python -m bench --peer ccr      # also claude-code-router 2.0 from npm, same workload
+    python -m bench --no-bare       # without the bare converter baseline
 
-The fake upstream and this load generator share core 0; ccr (and the peer) get core 1, when the
-machine has two cores we may use.
+The fake upstream and this load generator share core 0; the bare converter, ccr (and the peer)
+get core 1, when the machine has two cores we may use. The bare converter (bench/bare.py) is the
+floor of what aiohttp and the conversion cost here: ccr's CPU figures are also reported as a
+multiple of its figures in the same case and run.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 from . import counting, report
 from .loadgen import CaseRun, Target, run_case
-from .procs import Proc, cores, pin, start_ccr, start_peer, start_upstream
+from .procs import Proc, cores, pin, start_bare, start_ccr, start_peer, start_upstream
 from .workloads import MODES, SIZES, Mode, build
 
 __all__ = ["main", "run"]
@@ -43,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sizes", default=",".join(SIZES), help="small,claude-code")
     parser.add_argument("--modes", default=",".join(MODES), help="json,stream,paced")
     parser.add_argument("--peer", choices=["ccr"], help="also measure claude-code-router 2.0 (npm)")
+    parser.add_argument("--no-bare", action="store_true",
+                        help="skip the bare aiohttp converter baseline (bench/bare.py)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     parser.add_argument("--no-counting", action="store_true", help="skip the token counter benchmark")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.md go")
@@ -101,12 +107,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             upstream = await start_upstream(Path(tmp), driver_core)
             procs.append(upstream)
-            ccr = await start_ccr(Path(tmp), upstream.port, proxy_core)
-            procs.append(ccr)
             # the upstream's own CPU per request is the machine's floor (what a wake-up costs here)
             targets = [Target("upstream", f"http://127.0.0.1:{upstream.port}/v1/chat/completions", "openai",
-                              upstream),
-                       Target("ccr", f"http://127.0.0.1:{ccr.port}/v1/messages", "anthropic", ccr)]
+                              upstream)]
+            if not args.no_bare:  # what aiohttp and the conversion alone cost, in the same run
+                bare = await start_bare(Path(tmp), upstream.port, proxy_core)
+                procs.append(bare)
+                targets.append(Target("bare", f"http://127.0.0.1:{bare.port}/v1/messages", "anthropic",
+                                      bare))
+            ccr = await start_ccr(Path(tmp), upstream.port, proxy_core)
+            procs.append(ccr)
+            targets.append(Target("ccr", f"http://127.0.0.1:{ccr.port}/v1/messages", "anthropic", ccr))
             if args.peer == "ccr":
                 peer = await start_peer(Path(tmp), upstream.port, proxy_core)
                 if peer is None:

@@ -107,6 +107,9 @@ _BOM = b"\xef\xbb\xbf"
 _SSE_MARKERS = (b"data:", b"event:", b":", b"id:", b"retry:")
 
 
+_SLICE = 4096
+
+
 async def json_chunks(body: Body, summary: StreamSummary,
                       before_read: Callable[[], Awaitable[None]] | None = None,
                       on_bad_data: Callable[[str], None] | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -121,8 +124,9 @@ async def json_chunks(body: Body, summary: StreamSummary,
         except StopAsyncIteration:
             events = decoder.close()
             chunk = None
-        else:
-            events = decoder.feed(chunk)
+        else:  # a big read is decoded a slice at a time, so its first events go out first
+            events = (event for start in range(0, len(chunk), _SLICE)
+                      for event in decoder.feed(chunk[start:start + _SLICE]))
         for event in events:
             data = event.data
             if data == "[DONE]":

@@ -62,6 +62,8 @@ class StreamOut:
             self._pinger = None
 
     async def start(self) -> None:
+        if self.response.prepared:
+            return
         async with self._lock:  # the pinger and the stream may both try
             if not self.response.prepared:
                 await self.response.prepare(self.request)
@@ -72,7 +74,6 @@ class StreamOut:
     async def flush(self) -> None:
         """Write what was added (the stream calls this whenever it is about to wait)."""
         if self.buffer:
-            await self.start()
             data = bytes(self.buffer)
             self.buffer.clear()
             await self.write(data)

@@ -124,28 +124,34 @@ async def json_chunks(body: Body, summary: StreamSummary,
         except StopAsyncIteration:
             events = decoder.close()
             chunk = None
-        else:  # a big read is decoded a slice at a time, so its first events go out first
-            events = (event for start in range(0, len(chunk), _SLICE)
-                      for event in decoder.feed(chunk[start:start + _SLICE]))
-        for event in events:
-            data = event.data
-            if data == "[DONE]":
-                summary.done = True
+        else:
+            events = decoder.feed(chunk[:_SLICE])
+        # A big read is decoded a slice at a time, so that its first events go out first.
+        start = 0
+        while True:
+            for event in events:
+                data = event.data
+                if data == "[DONE]":
+                    summary.done = True
+                    return
+                if not data:
+                    continue
+                try:
+                    parsed = jsonlib.loads(data)
+                except ValueError:
+                    if on_bad_data is not None:
+                        on_bad_data(data[:200])
+                    continue
+                if isinstance(parsed, dict):
+                    if event.event == "error" and "error" not in parsed:
+                        parsed = {"error": parsed}
+                    yield parsed
+            if chunk is None:
                 return
-            if not data:
-                continue
-            try:
-                parsed = jsonlib.loads(data)
-            except ValueError:
-                if on_bad_data is not None:
-                    on_bad_data(data[:200])
-                continue
-            if isinstance(parsed, dict):
-                if event.event == "error" and "error" not in parsed:
-                    parsed = {"error": parsed}
-                yield parsed
-        if chunk is None:
-            return
+            start += _SLICE
+            if start >= len(chunk):
+                break
+            events = decoder.feed(chunk[start:start + _SLICE])
 
 
 async def read_json_body(body: Body) -> Any:
@@ -191,12 +197,24 @@ async def chain_reply(chain: Chain, ctx: Context, body: dict[str, Any]) -> dict[
         raise chain_failed(ctx, chain, "reply", exc) from None
 
 
-async def chain_stream(chain: Chain, ctx: Context,
-                       chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+def chain_stream(chain: Chain, ctx: Context,
+                 chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
     """A streamed reply through the chain's stream steps; a failing step is named, while network
-    failures and ccr's own errors pass as they are."""
+    failures and ccr's own errors pass as they are. When no step touches the stream, it is
+    handed on as it is (no guard step per event: nothing of the chain's can fail there)."""
     try:
-        async for chunk in chain.stream(chunks, ctx):
+        streamed = chain.stream(chunks, ctx)
+    except CCRError:
+        raise
+    except Exception as exc:
+        raise chain_failed(ctx, chain, "stream", exc) from None
+    return chunks if streamed is chunks else _named_failures(chain, ctx, streamed)
+
+
+async def _named_failures(chain: Chain, ctx: Context,
+                          chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    try:
+        async for chunk in chunks:
             yield chunk
     except (CCRError, aiohttp.ClientError, TimeoutError, ConnectionError):
         raise

@@ -145,14 +145,19 @@ class OpenAI(Transformer):
                     _restore(call, names)
         return body
 
-    async def stream(self, chunks: AsyncIterator[Json], ctx: Context) -> AsyncIterator[Json]:
+    def stream(self, chunks: AsyncIterator[Json], ctx: Context) -> AsyncIterator[Json]:
+        """Restores shortened tool names; with none shortened, the stream is handed on as it is
+        (no generator step per event)."""
         names = ctx.state.get("tool_names")
-        async for chunk in chunks:
-            if names:
-                for choice in chunk.get("choices") or ():
-                    for call in (choice.get("delta") or {}).get("tool_calls") or ():
-                        _restore(call, names)
-            yield chunk
+        return _restoring(chunks, names) if names else chunks
+
+
+async def _restoring(chunks: AsyncIterator[Json], names: dict[str, str]) -> AsyncIterator[Json]:
+    async for chunk in chunks:
+        for choice in chunk.get("choices") or ():
+            for call in (choice.get("delta") or {}).get("tool_calls") or ():
+                _restore(call, names)
+        yield chunk
 
 
 def _restore(call: Json, names: dict[str, str]) -> None:

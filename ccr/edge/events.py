@@ -32,6 +32,8 @@ __all__ = ["anthropic_events", "StreamSummary"]
 Json = dict[str, Any]
 Event = tuple[str, Json]
 
+_PLAIN_TEXT = frozenset({"content", "role"})  # a delta with nothing but (more) text
+
 
 @dataclass(slots=True)
 class StreamSummary:
@@ -98,6 +100,14 @@ async def anthropic_events(chunks: AsyncIterator[Json], *, model: str, provider:
             usage = chunk["usage"]
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or choice.get("message") or {}
+            if kind == "text" and delta.keys() <= _PLAIN_TEXT:  # most chunks: more of the open text
+                content = delta.get("content")
+                if isinstance(content, str) and content:
+                    yield "content_block_delta", {"type": "content_block_delta", "index": index,
+                                                  "delta": {"type": "text_delta", "text": content}}
+                if choice.get("finish_reason"):
+                    finish, finish_choice = choice["finish_reason"], choice
+                continue
             text, signature, source = reasoning_text(delta)
             if text or signature:
                 if kind != "thinking":

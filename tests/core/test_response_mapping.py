@@ -226,3 +226,29 @@ async def test_long_tool_names_are_shortened_and_restored(proxy):
     pair = await proxy(handler)
     _, message = await via_sdk_stream(pair.ccr.url, tools=[{"name": long_name, "input_schema": {"type": "object"}}])
     assert message.content[0].name == long_name
+
+
+async def test_text_chunks_in_every_shape_providers_send(proxy):
+    """Text continued with `role` repeated, a null or empty content, the finish in the same chunk
+    as the last text, then reasoning and a tool call after text: each still lands where it
+    belongs (the converter takes a shortcut for plain text chunks)."""
+    payload = sse(
+        chunk({"role": "assistant", "content": "One"}),
+        chunk({"role": "assistant", "content": " two"}),
+        chunk({"content": None}),
+        chunk({"content": ""}),
+        chunk({"content": " three", "reasoning_content": None}),
+        chunk({"reasoning_content": "hmm"}),
+        chunk({"content": "four"}),
+        chunk({"tool_calls": [tool_call_delta(0, id="t1", name="Bash", arguments='{"a":1}')]}),
+        chunk({"content": " five"}, finish_reason="stop"))
+    pair = await proxy(stream_handler(payload))
+    status, _, raw = await raw_post(pair.ccr.url + "/v1/messages", {**REQUEST, "stream": True})
+    events = parse_sse(raw)
+    assert status == 200
+    blocks = [data["content_block"]["type"] for name, data in events if name == "content_block_start"]
+    assert blocks == ["text", "thinking", "text", "tool_use", "text"]
+    texts = [data["delta"].get("text") for name, data in events
+             if name == "content_block_delta" and data["delta"]["type"] == "text_delta"]
+    assert texts == ["One", " two", " three", "four", " five"]
+    assert events[-2][1]["delta"]["stop_reason"] == "tool_use"

@@ -4,7 +4,7 @@ It must never be the bottleneck, so it does almost nothing per request: it reads
 and the body (Content-Length), looks for the `[[bench:N:GAP]]` marker and `"stream": true` in
 the raw bytes, and writes a reply built once per (N, GAP, stream). Streams use chunked
 transfer encoding like real providers; a burst stream goes out in one write, a paced one as
-one write per chunk, GAP milliseconds apart.
+one write per chunk, GAP milliseconds apart (on an absolute schedule from the first).
 
     python -m bench.upstream --port 0      # prints "listening <port>" and serves until killed
 """
@@ -135,8 +135,15 @@ class _Protocol(asyncio.Protocol):
             asyncio.get_running_loop().create_task(self._paced(answer))
 
     async def _paced(self, answer: Reply) -> None:
-        for part in answer.parts:
-            await asyncio.sleep(answer.gap)
+        # Chunk k goes out k gaps after the first, on an absolute schedule: sleeping one gap
+        # after another would add each wake-up's lateness to the stream, and that drift (a few
+        # ms per second, different every time) would swamp the latency a proxy adds.
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for k, part in enumerate(answer.parts, 1):
+            delay = start + k * answer.gap - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
             if self.transport is None:
                 return
             self.transport.write(part)

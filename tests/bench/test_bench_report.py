@@ -92,3 +92,21 @@ def test_no_multiple_of_a_marginal_cost_at_or_below_zero() -> None:
     assert stream["bare"].cpu_per_event_us < 0
     assert stream["ccr"].cpu_event_x_bare is None
     assert stream["ccr"].cpu_req_x_bare is not None
+
+
+def test_latency_targets_show_the_bare_converter_beside_them_too() -> None:
+    """Added latency and first text at concurrency 1 are mostly the machine's wake-ups: the bare
+    converter's figure in the same case says how much."""
+    latency = {"upstream": 0.010, "bare": 0.011, "ccr": 0.013}  # p50: bare +1 ms, ccr +3 ms
+    runs = []
+    for target, seconds in latency.items():
+        for mode in ("json", "stream"):
+            samples = [Sample(seconds, seconds, seconds, 100 if mode == "stream" else 0, None)
+                       for _ in range(10)]
+            runs.append(CaseRun(target, "claude-code", mode, 1, wall=0.5, cpu=0.01, rss_mb=50.0,
+                                samples=samples))
+    checks = {c.what: c for c in report.targets(report.aggregate(runs), {}, None)}
+    added = checks["added p50 latency at concurrency 1"]
+    assert added.ok is False and added.measured.startswith("worst 3.00 ms")
+    assert added.bare == "1.00 ms (ccr 3.00×)"
+    assert checks["first text behind the upstream (conc 1, p50)"].bare == "1.00 ms (ccr 3.00×)"

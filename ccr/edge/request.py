@@ -11,9 +11,9 @@ provider to reject: metadata, context_management, container, mcp_servers, servic
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ccr import jsonlib
 from ccr.errors import RequestError
 
 from .common import text_of
@@ -201,7 +201,7 @@ def _tool_result(block: Json) -> tuple[Json, list[Json]]:
     elif content is None:
         text = ""
     else:
-        text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+        text = content if isinstance(content, str) else jsonlib.compact(content)
     if block.get("is_error") and not text.lower().startswith("error"):
         text = f"Error: {text}" if text else "Error"
     message: Json = {"role": "tool", "tool_call_id": str(block.get("tool_use_id", "")), "content": text}
@@ -250,7 +250,7 @@ def _assistant(content: Any, index: int) -> Json:
                 "id": str(block.get("id", "")),
                 "type": "function",
                 "function": {"name": block.get("name", ""),
-                             "arguments": json.dumps(block.get("input") or {}, ensure_ascii=False)},
+                             "arguments": jsonlib.compact(block.get("input") or {})},
             })
         elif kind == "thinking" and isinstance(block.get("thinking"), str):
             # Interleaved thinking (several blocks between tool calls) goes back as one text.

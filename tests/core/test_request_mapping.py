@@ -65,8 +65,8 @@ MESSAGE_CASES = [
               {"type": "text", "text": "go on"}])]},
      [{"role": "user", "content": "list files"},
       {"role": "assistant", "content": "Running two tools.", "tool_calls": [
-          {"id": "toolu_1", "type": "function", "function": {"name": "Bash", "arguments": '{"command": "ls"}'}},
-          {"id": "toolu_2", "type": "function", "function": {"name": "Bash", "arguments": '{"command": "rm -rf /"}'}}]},
+          {"id": "toolu_1", "type": "function", "function": {"name": "Bash", "arguments": '{"command":"ls"}'}},
+          {"id": "toolu_2", "type": "function", "function": {"name": "Bash", "arguments": '{"command":"rm -rf /"}'}}]},
       {"role": "tool", "tool_call_id": "toolu_1", "content": "a.txt\nb.txt"},
       {"role": "tool", "tool_call_id": "toolu_2", "content": "Error: Permission denied"},
       {"role": "user", "content": "go on"}]),
@@ -79,7 +79,7 @@ MESSAGE_CASES = [
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": IMAGE}}]}])]},
      [{"role": "user", "content": "shot"},
       {"role": "assistant", "content": None, "tool_calls": [
-          {"id": "toolu_9", "type": "function", "function": {"name": "Bash", "arguments": '{"command": "shot"}'}}]},
+          {"id": "toolu_9", "type": "function", "function": {"name": "Bash", "arguments": '{"command":"shot"}'}}]},
       {"role": "tool", "tool_call_id": "toolu_9", "content": "screenshot taken"},
       {"role": "user", "content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{IMAGE}"}}]}]),
     ("error-result-without-text", {"tools": [BASH], "messages": [

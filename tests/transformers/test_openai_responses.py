@@ -123,7 +123,7 @@ async def test_stream_tool_loop_with_encrypted_reasoning(fake_upstream, ccr_serv
         {"role": "user", "content": "what does a.py print?"},
         {"type": "reasoning", "id": "rs_1", "encrypted_content": "gAAAAAencrypted==",
          "summary": [{"type": "summary_text", "text": "Read it first."}]},
-        {"type": "function_call", "call_id": "call_abc", "name": "Read", "arguments": "{\"path\": \"a.py\"}"},
+        {"type": "function_call", "call_id": "call_abc", "name": "Read", "arguments": "{\"path\":\"a.py\"}"},
         {"type": "function_call_output", "call_id": "call_abc", "output": "print(1)"}]
 
 

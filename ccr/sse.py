@@ -68,10 +68,7 @@ class SSEDecoder:
         lines = _LINE_BREAK.split(text)
         self._buffer = lines.pop() + self._buffer  # the last piece has no line break yet
         events: list[SSEEvent] = []
-        for line in lines:
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
+        self._lines(lines, events)
         return events
 
     def _feed_blocks(self, text: str) -> list[SSEEvent]:
@@ -86,28 +83,22 @@ class SSEDecoder:
                 value = block[5:]
                 events.append(SSEEvent("message", value[1:] if value.startswith(" ") else value, self._id))
                 continue
-            for line in block.split("\n"):
-                event = self._line(line)
-                if event is not None:
-                    events.append(event)
-            event = self._line("")
-            if event is not None:
-                events.append(event)
+            self._lines([*block.split("\n"), ""], events)  # the blank line that ended it
         return events
 
     def close(self) -> list[SSEEvent]:
         """End of stream: flush a final event that lacked its blank line."""
         text = self._buffer + self._text.decode(b"", final=True)
         self._buffer = ""
-        events = []
-        for line in _LINE_BREAK.split(text) if text else []:
+        events: list[SSEEvent] = []
+        self._lines([*(_LINE_BREAK.split(text) if text else ()), ""], events)
+        return events
+
+    def _lines(self, lines: list[str], events: list[SSEEvent]) -> None:
+        for line in lines:
             event = self._line(line)
             if event is not None:
                 events.append(event)
-        event = self._line("")
-        if event is not None:
-            events.append(event)
-        return events
 
     def _line(self, line: str) -> SSEEvent | None:
         if not line:

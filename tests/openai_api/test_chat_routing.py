@@ -97,6 +97,20 @@ async def test_error_in_the_middle_of_a_stream(fake_upstream, ccr_server):
     assert "fake,gpt-test: provider error mid-stream: upstream fell over" in caught.value.message
 
 
+async def test_first_text_goes_out_before_the_rest_of_its_read(fake_upstream, ccr_server):
+    """Text and a failure in one upstream read: the text is written at once (not after the
+    read is converted), so the failure that follows it is an error chunk on a 200 stream."""
+    release = asyncio.Event()
+    release.set()
+    both = sse(chunk({"role": "assistant", "content": "partial"}), done=False) + \
+        b'data: {"error": {"message": "upstream fell over", "code": 500}}\n\n'
+    pair = await start(fake_upstream, ccr_server, staged(both, b"", release))
+    status, frames = await raw_stream(pair.ccr.url, {"model": "gpt-4o", "messages": MESSAGES, "stream": True})
+    assert status == 200
+    assert json.loads(frames[0][6:])["choices"][0]["delta"]["content"] == "partial"
+    assert "upstream fell over" in json.loads(frames[-1][6:])["error"]["message"]
+
+
 async def test_stream_cut_off_ends_with_an_error_chunk(fake_upstream, ccr_server):
     release = asyncio.Event()
     release.set()

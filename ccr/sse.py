@@ -52,7 +52,7 @@ class SSEDecoder:
         self._has_data = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        text = self._buffer + self._text.decode(chunk)
+        text = self._buffer + self._decode(chunk)
         if not text:
             return []
         if not self._started:
@@ -70,6 +70,17 @@ class SSEDecoder:
         events: list[SSEEvent] = []
         self._lines(lines, events)
         return events
+
+    def _decode(self, chunk: bytes) -> str:
+        """UTF-8 text of a read; the incremental decoder only when a character is split across
+        reads or a byte is invalid (it then replaces it), which a strict decode of the whole
+        read tells at no cost in the common case."""
+        if not self._text.buffer:  # type: ignore[attr-defined]  (no bytes held back)
+            try:
+                return chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        return self._text.decode(chunk)
 
     def _feed_blocks(self, text: str) -> list[SSEEvent]:
         """The common case (LF line ends, nothing half-parsed): whole events at a time, and an

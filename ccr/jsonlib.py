@@ -67,9 +67,10 @@ else:
 
     def dumps(value: Any) -> bytes:
         try:
-            return _escape_line_breaks(orjson.dumps(value))
+            data = orjson.dumps(value)
         except TypeError:  # orjson.JSONEncodeError: big integers, non-string keys, subclasses
             return _std_dumps(value)
+        return data if data.isascii() else _escape_line_breaks(data)  # one call less per event
 
     def compact(value: Any) -> str:
         try:

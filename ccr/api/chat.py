@@ -209,13 +209,11 @@ async def _write(call: ChatCall, chunks: Callable[[Any], AsyncIterator[Json]]) -
     flushed before the next read, except the first chunk with content, which goes out at once."""
     out = call.out
     assert out is not None
-    first_content = True
     try:
         async for chunk in chunks(out.flush):
             out.add_chunk(chunk)
-            if first_content and _carries_content(chunk):
-                first_content = False
-                await out.flush()  # the first token goes out now, not after the rest of its read
+            if out.flush_now:  # the first content: not after the rest of its read
+                await out.flush()
     except ConnectionError:  # our client went away while we wrote
         call.record.status, call.record.error = 499, "client closed the connection"
         return out.response
@@ -232,15 +230,6 @@ async def _write(call: ChatCall, chunks: Callable[[Any], AsyncIterator[Json]]) -
     out.buffer += DONE
     await out.close()
     return out.response
-
-
-def _carries_content(chunk: Json) -> bool:
-    return any(isinstance(choice, dict) and isinstance(choice.get("delta"), dict)
-               and any(choice["delta"].get(field) for field in _CONTENT_FIELDS)
-               for choice in chunk.get("choices") or ())
-
-
-_CONTENT_FIELDS = ("content", "tool_calls", "reasoning_content", "reasoning")
 
 
 async def _end_with_error(call: ChatCall, exc: BaseException) -> web.StreamResponse:

@@ -9,9 +9,7 @@ every SSE client skips; an Anthropic `ping` event would reach OpenAI clients as 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import Any
+from typing import Any, ClassVar
 
 from ccr import jsonlib
 from ccr.api.stream_out import StreamOut
@@ -23,17 +21,22 @@ DONE = b"data: [DONE]\n\n"
 
 
 class ChatStreamOut(StreamOut):
+    keepalive_frame: ClassVar[bytes] = COMMENT_PING
+
     def add(self, kind: str, data: Any = None) -> None:  # kind is unused: OpenAI frames have none
         self.buffer += b"data: " + jsonlib.dumps(data) + b"\n\n"
+        if not self.content_started and _carries_content(data):
+            self.content_started = self.flush_now = True
 
     def add_chunk(self, data: Any) -> None:
         self.add("", data)
 
-    async def _ping(self) -> None:
-        try:
-            while not self.closed:
-                await asyncio.sleep(max(self.last_write + self.keepalive - time.monotonic(), 0.0))
-                if not self.closed and time.monotonic() - self.last_write >= self.keepalive:
-                    await self.write(COMMENT_PING)
-        except ConnectionError:
-            return
+
+def _carries_content(chunk: Any) -> bool:
+    return isinstance(chunk, dict) and any(
+        isinstance(choice, dict) and isinstance(choice.get("delta"), dict)
+        and any(choice["delta"].get(field) for field in _CONTENT_FIELDS)
+        for choice in chunk.get("choices") or ())
+
+
+_CONTENT_FIELDS = ("content", "tool_calls", "reasoning_content", "reasoning")

@@ -277,14 +277,12 @@ async def _write_events(ex: Exchange, events: Any, summary: StreamSummary) -> we
     out = ex.out = ex.out or _stream_out(ex)
     if own:
         await out.__aenter__()
-    first_delta = True
     try:
         async for kind, data in events(out.flush):
             out.add(kind, data)
             summary.events += 1
-            if first_delta and kind == "content_block_delta":
-                first_delta = False
-                await out.flush()  # the first token goes out now, not after the rest of its read
+            if out.flush_now:  # the first content: not after the rest of its read
+                await out.flush()
     except ConnectionError:  # our client went away while we wrote
         ex.record.status, ex.record.error = 499, "client closed the connection"
         return out.response

@@ -6,7 +6,9 @@
         await out.close()
 
 The response is prepared with the first event, so a provider that fails before sending
-anything still gets the client a real HTTP error status (which Claude Code retries on). While
+anything still gets the client a real HTTP error status (which Claude Code retries on). What
+one upstream read produced goes out in one write, except the reply's first content: `add` sets
+`flush_now` for it, and the stream flushes at once rather than after the rest of its read. While
 nothing has been written for `keepalive` seconds (a slow model thinking, a slow first token),
 Anthropic `ping` events go out, starting the response if need be, so that idle timeouts of
 proxies and clients do not cut the stream. Pings are only ever written between whole events.
@@ -18,7 +20,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -30,6 +32,9 @@ PING = encode_event("ping", {"type": "ping"})
 
 
 class StreamOut:
+    #: written while the provider is silent (between whole events only)
+    keepalive_frame: ClassVar[bytes] = PING
+
     def __init__(self, request: web.Request, headers: Mapping[str, str], keepalive: float) -> None:
         self.request = request
         self.response = web.StreamResponse(status=200, headers={
@@ -39,6 +44,8 @@ class StreamOut:
         self.keepalive = keepalive
         self.last_write = time.monotonic()
         self.closed = False
+        self.content_started = False
+        self.flush_now = False  # the reply's first content is in the buffer: write it at once
         self._lock = asyncio.Lock()
         self._pinger: asyncio.Task[None] | None = None
 
@@ -70,9 +77,12 @@ class StreamOut:
 
     def add(self, kind: str, data: Any) -> None:
         self.buffer += encode_event(kind, data)
+        if not self.content_started and kind == "content_block_delta":
+            self.content_started = self.flush_now = True
 
     async def flush(self) -> None:
         """Write what was added (the stream calls this whenever it is about to wait)."""
+        self.flush_now = False
         if self.buffer:
             data = bytes(self.buffer)
             self.buffer.clear()
@@ -99,6 +109,6 @@ class StreamOut:
             while not self.closed:
                 await asyncio.sleep(max(self.last_write + self.keepalive - time.monotonic(), 0.0))
                 if not self.closed and time.monotonic() - self.last_write >= self.keepalive:
-                    await self.write(PING)
+                    await self.write(self.keepalive_frame)
         except ConnectionError:
             return

@@ -57,7 +57,7 @@ def _median(values: list[float]) -> float:
 
 
 async def measure(repeats: int = 20) -> CountingResult:
-    from ccr.tokens import TokenCounter
+    from ccr.proxy.tokens import TokenCounter
 
     # tiktoken keeps loaded vocabularies per process: this loads it once before any timing.
     TokenCounter().text("load the vocabulary before timing anything")
@@ -82,8 +82,8 @@ async def measure(repeats: int = 20) -> CountingResult:
 
 async def _route_cost(repeats: int) -> tuple[float, float]:
     from ccr.config import parse
-    from ccr.router import Router
-    from ccr.tokens import TokenCounter
+    from ccr.proxy.router import Router
+    from ccr.proxy.tokens import TokenCounter
 
     with tempfile.TemporaryDirectory() as home:
         config = parse({"Providers": [{"name": "bench", "api_base_url": "http://127.0.0.1:9/v1/chat/completions",

@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ccr.app import create_app
 from ccr.config import Config, parse
+from ccr.server.app import create_app
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -8,7 +8,7 @@ the id, base64url-encoded, and the dialect that put it there takes it out again:
     pack_tool_id("toolu_ab12", "sig==")  -> "toolu_ab12__ccrsig_c2lnPT0"
     unpack_tool_id(...)                  -> ("toolu_ab12", "sig==")
 
-Thinking-block signatures that ccr makes all start with `ccr1:` (see ccr/edge/common.py), so
+Thinking-block signatures that ccr makes all start with `ccr1:` (see ccr/formats/common.py), so
 the Anthropic-native path drops them instead of sending Anthropic a signature it rejects;
 the dialects use `ccr1:~gemini:`, `ccr1:~openrouter:` and `ccr1:~responses:`.
 """
@@ -20,7 +20,7 @@ import copy
 import uuid
 from typing import Any
 
-from ccr.edge.common import text_of
+from ccr.formats.common import text_of
 
 __all__ = [
     "Json", "b64url", "un_b64url", "pack_tool_id", "unpack_tool_id", "new_tool_id",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ccr.edge.common import signature_field
+from ccr.formats.common import signature_field
 
 from ._options import optional_positive_int
 from .base import Context, Json, Transformer, Upstream

@@ -21,7 +21,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ccr.edge.common import signature_field
+from ccr.formats.common import signature_field
 
 from .base import Context, Json, Transformer, Upstream
 

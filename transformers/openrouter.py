@@ -19,9 +19,16 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ccr.edge.common import signature_field
+from ccr.formats.common import signature_field
 
-from ._util import b64url, copy_body, strip_cache_control, un_b64url, unpack_tool_id, pack_tool_id
+from ._util import (
+    b64url,
+    copy_body,
+    pack_tool_id,
+    strip_cache_control,
+    un_b64url,
+    unpack_tool_id,
+)
 from .base import Context, Json, Upstream
 from .openai import OpenAI
 

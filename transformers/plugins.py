@@ -71,7 +71,7 @@ def guarded(cls: type[Transformer]) -> type[Transformer]:
 
 
 def load_plugins(specs: Sequence[Any], registry: Mapping[str, Any]) -> dict[str, Any]:
-    from ccr.runtime import load_module  # the one importer of user files
+    from ccr.proxy.runtime import load_module  # the one importer of user files
 
     from . import Registered
 

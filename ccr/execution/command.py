@@ -17,8 +17,9 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ccr.config.claude_code import ExecSettings
+
 from .options import RunOptions
-from .settings import ExecSettings
 
 __all__ = ["Invocation", "build_invocation", "TASK_HEADER", "ARGV_PROMPT_LIMIT"]
 

@@ -15,9 +15,8 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 
+from ccr.config.claude_code import ExecSettings
 from ccr.errors import RateLimitError, RequestError
-
-from .settings import ExecSettings
 
 __all__ = ["RateLimiter", "Gate", "Cancelled"]
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ccr.config.claude_code import ExecSettings
 from ccr.errors import RequestError
-
-from .settings import ExecSettings
 
 __all__ = ["RunOptions", "RunRequest", "FORMATS", "parse_run", "parse_options", "parse_prompt", "inside"]
 

@@ -2,7 +2,7 @@
 model requests their CLI makes.
 
 The runner tags each CLI's requests with `x-ccr-task: <task id>`. `/v1/messages` looks the task
-up here (see `apply_task` / `count_task`, called from ccr.api.messages) to apply the task's
+up here (see `apply_task` / `count_task`, called from ccr.server.api.messages) to apply the task's
 temperature and model, which the CLI has no flag for, and to count its tokens.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ccr.records import RequestRecord
+from ccr.proxy.records import RequestRecord
 
 __all__ = ["RunningTask", "TaskRegistry", "RUNNING", "apply_task", "count_task"]
 

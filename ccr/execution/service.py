@@ -20,9 +20,10 @@ from typing import Any
 
 import structlog
 
-from ccr.claude_version import find_claude
 from ccr.config import Config
+from ccr.config.claude_code import ExecSettings, load_settings
 from ccr.errors import CCRError
+from ccr.execution.claude import find_claude
 
 from .command import build_invocation
 from .limits import Cancelled, Gate, RateLimiter
@@ -30,7 +31,6 @@ from .options import RunRequest, parse_run
 from .outcome import build_result, retryable
 from .process import run_process
 from .running import RunningTask, TaskRegistry
-from .settings import ExecSettings, load_settings
 from .store import TaskRecord, TaskStore, now
 
 __all__ = ["ExecutionService", "failure"]

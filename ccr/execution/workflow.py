@@ -21,10 +21,10 @@ from typing import Any
 
 import yaml
 
+from ccr.config.claude_code import ExecSettings
 from ccr.errors import RequestError
 
 from .options import RunRequest, parse_options, parse_prompt
-from .settings import ExecSettings
 
 __all__ = ["Step", "parse_workflow", "load_yaml", "with_context", "summary"]
 

@@ -19,9 +19,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
-from ccr.app import create_app
 from ccr.config import load
-from ccr.logs import LOGGING, Logging
+from ccr.logs.setup import LOGGING, Logging
+from ccr.server.app import create_app
 
 
 def chat_reply(text: str, prompt_tokens: int = 10, completion_tokens: int = 2, model: str = "gpt-test") -> dict:

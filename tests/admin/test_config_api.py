@@ -10,8 +10,8 @@ import threading
 import json5
 import pytest
 
-from ccr.config_store import ConfigStore, backup_name
-from ccr.keys import RUNTIME
+from ccr.config.store import ConfigStore, backup_name
+from ccr.server.keys import RUNTIME
 
 from .conftest import provider
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import anthropic
 from aiohttp import web
 
-from ccr.logfiles import LogFiles
-from ccr.logs import LOGGING
+from ccr.logs.files import LogFiles
+from ccr.logs.setup import LOGGING
 
 from .conftest import chat_reply, provider, sse
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ccr.logview import BLOCK, tail
+from ccr.logs.view import BLOCK, tail
 
 SECRET = "this file is outside the log folder\n"
 

@@ -13,7 +13,7 @@ import aiohttp
 import anthropic
 from aiohttp import web
 
-from ccr.keys import RUNTIME
+from ccr.server.keys import RUNTIME
 
 from .conftest import chat_reply, provider, replying, sse
 

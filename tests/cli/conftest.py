@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from ccr.pidfile import alive, is_ccr
+from ccr.service_record import alive, is_ccr
 
 BIN = Path(sys.executable).parent / "ccr"
 CLAUDE = os.environ.get("CCR_TEST_CLAUDE") or str(

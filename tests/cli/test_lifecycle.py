@@ -10,7 +10,7 @@ import urllib.request
 import anthropic
 from aiohttp import web
 
-from ccr.pidfile import alive
+from ccr.service_record import alive
 
 from .conftest import free_port, provider, write_config
 

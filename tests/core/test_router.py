@@ -225,7 +225,7 @@ async def test_custom_router_sees_subagent_tag_then_it_is_removed(proxy, tmp_pat
 ])
 def test_custom_router_config_errors(tmp_path, content, problem):
     from ccr.errors import ConfigError
-    from ccr.runtime import build_runtime
+    from ccr.proxy.runtime import build_runtime
     path = tmp_path / "router.py"
     if content is not None:
         path.write_text(content)
@@ -250,7 +250,7 @@ async def test_rewrite_system_prompt(proxy, tmp_path):
 
 def test_rewrite_system_prompt_missing_file(tmp_path):
     from ccr.errors import ConfigError
-    from ccr.runtime import build_runtime
+    from ccr.proxy.runtime import build_runtime
     config = make_config([openai_provider("http://127.0.0.1:9/v1/chat/completions", "p", MODELS)],
                          {"default": "p,m-default"}, REWRITE_SYSTEM_PROMPT=str(tmp_path / "missing.txt"))
     with pytest.raises(ConfigError, match="REWRITE_SYSTEM_PROMPT: cannot read"):

@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ccr.app import create_app
-from ccr.edge.assemble import accumulate
-from ccr.edge.events import StreamSummary, anthropic_events
+from ccr.formats.assemble import accumulate
+from ccr.formats.events import StreamSummary, anthropic_events
+from ccr.server.app import create_app
 from ccr.sse import SSEDecoder, SSEEvent
 
 from .util import chunk, parse_sse, tool_call_delta

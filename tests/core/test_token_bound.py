@@ -8,8 +8,8 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccr.keys import RUNTIME
-from ccr.tokens import TokenCounter
+from ccr.proxy.tokens import TokenCounter
+from ccr.server.keys import RUNTIME
 from tests.conftest import make_config, openai_provider
 
 COUNTER = TokenCounter()

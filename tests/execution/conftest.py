@@ -26,8 +26,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from ccr.app import create_app
 from ccr.config import Config
+from ccr.server.app import create_app
 from ccr.sse import SSEDecoder
 from tests.conftest import make_config, openai_provider
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from ccr.config.claude_code import load_settings, settings_problems
 from ccr.execution.outcome import build_result, retryable
 from ccr.execution.process import ProcessOutcome
-from ccr.execution.settings import load_settings, settings_problems
 from ccr.execution.store import TaskRecord, TaskStore, now
 from tests.conftest import make_config
 

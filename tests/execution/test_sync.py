@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 import aiohttp
 import pytest
 
@@ -171,7 +172,7 @@ async def test_context_file_output_file_and_working_dir(model, ccr_server, http,
 
 def test_bad_claudecode_section_is_a_config_error_naming_the_key(tmp_path):
     from ccr.errors import ConfigError
-    from ccr.runtime import build_runtime
+    from ccr.proxy.runtime import build_runtime
 
     config = make_config([openai_provider("http://127.0.0.1:9/v1/chat/completions")],
                          {"default": "fake,gpt-test"}, CLAUDE_PATH=claude_bin(),

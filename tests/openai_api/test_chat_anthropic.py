@@ -10,10 +10,13 @@ import anthropic
 import openai
 import pytest
 from aiohttp import web
+from anthropic.types.message_create_params import (
+    MessageCreateParamsNonStreaming,
+    MessageCreateParamsStreaming,
+)
 
-from anthropic.types.message_create_params import MessageCreateParamsNonStreaming, MessageCreateParamsStreaming
-
-from tests.core.util import _check as check_typed, json_handler
+from tests.core.util import _check as check_typed
+from tests.core.util import json_handler
 
 from .util import staged, start, typed_sse
 

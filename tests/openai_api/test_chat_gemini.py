@@ -8,7 +8,11 @@ import json
 import pytest
 from aiohttp import web
 
-from tests.transformers.util import assert_gemini_request, data_sse, gemini_reply_checked
+from tests.transformers.util import (
+    assert_gemini_request,
+    data_sse,
+    gemini_reply_checked,
+)
 
 from .util import start
 

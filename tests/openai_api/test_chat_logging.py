@@ -7,7 +7,7 @@ import json
 
 import openai
 
-from ccr.logs import LOGGING
+from ccr.logs.setup import LOGGING
 from tests.admin.conftest import admin_server, provider  # noqa: F401  (the fixture)
 from tests.core.util import USAGE, chat_reply, json_handler
 

@@ -11,7 +11,15 @@ import openai
 import pytest
 from aiohttp import web
 
-from tests.core.util import USAGE, assert_openai_request, chat_reply, chunk, json_handler, sse, tool_call_delta
+from tests.core.util import (
+    USAGE,
+    assert_openai_request,
+    chat_reply,
+    chunk,
+    json_handler,
+    sse,
+    tool_call_delta,
+)
 
 from .util import raw_stream, start, stats
 

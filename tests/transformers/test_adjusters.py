@@ -9,11 +9,21 @@ from __future__ import annotations
 import pytest
 
 from ccr.errors import ConfigError
-from ccr.runtime import build_runtime
+from ccr.proxy.runtime import build_runtime
 from tests.conftest import make_config, openai_provider
 from tests.core.util import assert_openai_request
 
-from .util import TOOLS, chat, create_message, replying, setup, stream_message, streaming, data_sse, chunk
+from .util import (
+    TOOLS,
+    chat,
+    chunk,
+    create_message,
+    data_sse,
+    replying,
+    setup,
+    stream_message,
+    streaming,
+)
 
 HI = [{"role": "user", "content": "hi"}]
 

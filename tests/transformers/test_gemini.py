@@ -12,7 +12,21 @@ import asyncio
 import anthropic
 import pytest
 
-from .util import TOOLS, read_stream, staged, assert_gemini_request, create_message, gemini_reply_checked, data_sse, history, replying, setup, stream_message, streaming, tool_results
+from .util import (
+    TOOLS,
+    assert_gemini_request,
+    create_message,
+    data_sse,
+    gemini_reply_checked,
+    history,
+    read_stream,
+    replying,
+    setup,
+    staged,
+    stream_message,
+    streaming,
+    tool_results,
+)
 
 MODEL = "gemini-3-pro-preview"
 SIG = "CiQBj/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v/v3NpZw=="  # base64 with + / and padding

@@ -11,13 +11,25 @@ import asyncio
 import json
 from typing import Any
 
-from pydantic import TypeAdapter
 from openai.types.responses import Response, ResponseStreamEvent
 from openai.types.responses import response_create_params as params
+from pydantic import TypeAdapter
 
 from tests.core.util import _check, parse_sse, raw_post
 
-from .util import TOOLS, read_stream, staged, create_message, history, replying, setup, stream_message, streaming, tool_results, typed_sse
+from .util import (
+    TOOLS,
+    create_message,
+    history,
+    read_stream,
+    replying,
+    setup,
+    staged,
+    stream_message,
+    streaming,
+    tool_results,
+    typed_sse,
+)
 
 EVENT = TypeAdapter(ResponseStreamEvent)
 HI = {"model": "claude-sonnet-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}

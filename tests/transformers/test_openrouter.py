@@ -13,7 +13,20 @@ import json
 
 from tests.core.util import assert_openai_request
 
-from .util import TOOLS, read_stream, staged, chat, create_message, data_sse, history, replying, setup, stream_message, streaming, tool_results
+from .util import (
+    TOOLS,
+    chat,
+    create_message,
+    data_sse,
+    history,
+    read_stream,
+    replying,
+    setup,
+    staged,
+    stream_message,
+    streaming,
+    tool_results,
+)
 
 GEMINI = "google/gemini-3-pro-preview"
 CLAUDE = "anthropic/claude-sonnet-4.5"

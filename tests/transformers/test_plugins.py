@@ -9,10 +9,10 @@ from pathlib import Path
 import aiohttp
 import anthropic
 import pytest
+from ccr.transformers import BUILTIN
 
 from ccr.errors import ConfigError
-from ccr.runtime import build_runtime
-from ccr.transformers import BUILTIN
+from ccr.proxy.runtime import build_runtime
 from tests.conftest import make_config, openai_provider
 
 from .util import chat, chunk, data_sse, read_stream, replying, staged, streaming

@@ -6,7 +6,20 @@ import pytest
 
 from tests.core.util import assert_openai_request
 
-from .util import TOOLS, call, chat, chunk, create_message, data_sse, history, replying, setup, stream_message, streaming, tool_results
+from .util import (
+    TOOLS,
+    call,
+    chat,
+    chunk,
+    create_message,
+    data_sse,
+    history,
+    replying,
+    setup,
+    stream_message,
+    streaming,
+    tool_results,
+)
 
 HI = [{"role": "user", "content": "hi"}]
 DEEPSEEK = {"ChatCompletionAssistantMessageParam": {"reasoning_content"}}

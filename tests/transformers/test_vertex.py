@@ -21,7 +21,15 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from ccr.errors import ConfigError
 from tests.conftest import make_config
 
-from .util import assert_gemini_request, create_message, replying, setup, stream_message, streaming, typed_sse
+from .util import (
+    assert_gemini_request,
+    create_message,
+    replying,
+    setup,
+    stream_message,
+    streaming,
+    typed_sse,
+)
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -173,7 +181,7 @@ def test_missing_credentials_fail_at_config_load(monkeypatch, tmp_path):
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     provider = {"name": "vx", "api_base_url": "https://us-central1-aiplatform.googleapis.com", "api_key": "x",
                 "models": ["gemini-2.5-pro"], "transformer": {"use": ["vertex-gemini"]}}
-    from ccr.runtime import build_runtime
+    from ccr.proxy.runtime import build_runtime
     with pytest.raises(ConfigError) as caught:
         build_runtime(make_config([provider], {"default": "vx,gemini-2.5-pro"}))
     assert "GOOGLE_APPLICATION_CREDENTIALS" in str(caught.value) and "Providers[0] (vx)" in str(caught.value)

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from ccr.config import load
-from ccr.logs import Logging
+from ccr.logs.setup import Logging
 
 from .cdp import Browser, Page
 

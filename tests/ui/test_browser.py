@@ -8,7 +8,7 @@ from typing import Any
 
 import anthropic
 
-from ccr.keys import RUNTIME
+from ccr.server.keys import RUNTIME
 
 from .cdp import Page
 from .conftest import open_ui

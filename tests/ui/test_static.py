@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ccr.api.webui import load_files
+from ccr.server.api.webui import load_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,7 +139,7 @@ def test_a_wheel_carries_and_serves_the_ui(tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
                     str(wheel)], check=True, env=env, cwd=tmp_path)
-    probe = ("import ccr.api.webui as w, sys; files = w.load_files(); "
+    probe = ("import ccr.server.api.webui as w, sys; files = w.load_files(); "
              "assert w.__file__.startswith(sys.argv[1]), w.__file__; print(' '.join(sorted(files)))")
     out = subprocess.run([sys.executable, "-c", probe, str(site)], check=True, capture_output=True, text=True,
                          env={**env, "PYTHONPATH": str(site)}, cwd=tmp_path)

@@ -1,0 +1,1 @@
+"""Logging: structlog set-up (JSON lines, rotation, redaction), the log files, and reading them back."""

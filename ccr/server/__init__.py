@@ -1,0 +1,1 @@
+"""The aiohttp application: the app factory, middlewares, authentication, life cycle and handlers."""

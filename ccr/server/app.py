@@ -1,0 +1,63 @@
+"""The application factory: `create_app(config)` wires state, middlewares and routes.
+
+    app = create_app(load(config_path()))
+    web.run_app(app, host=..., port=..., handler_cancellation=True)
+
+Handler cancellation is on so that a client that goes away cancels its handler, which closes
+the upstream request at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from ccr import __version__
+from ccr.config import Config
+from ccr.proxy.runtime import Runtime, build_runtime
+from ccr.proxy.stats import Stats
+from ccr.proxy.upstream import http_session_ctx
+from ccr.server.api import execution as execution_api
+
+from .api import admin, catalogue, chat, messages, models, webui
+from .auth import MODEL_CREDENTIALS, auth_middleware
+from .keys import RUNTIME, STATE
+from .middlewares import error_middleware, request_id_middleware
+from .state import ServerState
+
+__all__ = ["create_app", "MAX_BODY"]
+
+MAX_BODY = 50 * 1024 * 1024  # claude-code-router's limit; images and long sessions are large
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/")
+async def root(request: web.Request) -> web.Response:
+    return web.json_response({"message": "ccr: Anthropic API router", "version": __version__})
+
+
+# GET /health and /version live with the other status endpoints in ccr.server.api.admin.
+
+
+def create_app(config: Config, *, runtime: Runtime | None = None,
+               config_path: Path | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY,
+                          middlewares=[request_id_middleware, error_middleware, auth_middleware])
+    app[RUNTIME] = runtime or build_runtime(config)
+    app[STATE] = ServerState(config_path=config_path or config.path)
+    app[MODEL_CREDENTIALS] = []
+    app[messages.STATS] = Stats()
+    app.cleanup_ctx.append(_session_ctx)
+    app.add_routes(routes)
+    app.add_routes(messages.routes)
+    for module in (admin, catalogue, chat, models, execution_api, webui):  # each subsystem wires itself
+        module.setup(app)
+    return app
+
+
+async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
+    async for _ in http_session_ctx(app):
+        yield

@@ -17,7 +17,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["loads", "dumps", "dumps_str", "compact", "FAST"]
+__all__ = ["Json", "loads", "dumps", "dumps_str", "compact", "FAST"]
+
+#: A parsed JSON object: the one name every module uses for request and reply bodies.
+Json = dict[str, Any]
 
 _LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 

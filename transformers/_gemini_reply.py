@@ -7,7 +7,7 @@
  -> {"choices": [{"message"|"delta": {"thinking": {..}, "content": "..", "tool_calls": [..]},
                   "finish_reason": "tool_calls"}], "usage": {"prompt_tokens": 9, ...}}
 
-A function call's thoughtSignature is packed into its tool id (see `_util.py`); a signature on
+A function call's thoughtSignature is packed into its tool id (see `hub.py`); a signature on
 a text part becomes the thinking block's signature, prefixed so it only ever goes back to Gemini.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._gemini_request import SIGNATURE_PREFIX
-from ._util import Json, new_tool_id, pack_tool_id
+from ._gemini_request import gemini_signature
+from .hub import Json, new_tool_id, pack_tool_id
 
 __all__ = ["from_gemini", "gemini_chunks", "usage_from_gemini", "GeminiError"]
 
@@ -93,7 +93,7 @@ def from_gemini(body: Json, model: str) -> Json:
     if thoughts or signature:
         message["thinking"] = {"content": "".join(thoughts) or "(no content)"}
         if signature:
-            message["thinking"]["signature"] = SIGNATURE_PREFIX + signature
+            message["thinking"]["signature"] = gemini_signature(signature)
     out: Json = {"id": body.get("responseId") or "", "object": "chat.completion",
                  "model": body.get("modelVersion") or model,
                  "choices": [{"index": 0, "message": message,
@@ -143,12 +143,12 @@ async def gemini_chunks(chunks: AsyncIterator[Json], model: str) -> AsyncIterato
                     state.last = "thinking"
             elif isinstance(text, str) and text:
                 if part.get("thoughtSignature") and state.last in (None, "thinking"):
-                    thinking["signature"] = SIGNATURE_PREFIX + part["thoughtSignature"]
+                    thinking["signature"] = gemini_signature(part["thoughtSignature"])
                 texts.append(text)
                 state.last = "text"
                 continue
             if part.get("thoughtSignature") and state.last in (None, "thinking"):
-                thinking["signature"] = SIGNATURE_PREFIX + part["thoughtSignature"]
+                thinking["signature"] = gemini_signature(part["thoughtSignature"])
                 state.last = "thinking"
         if thinking:
             delta["thinking"] = thinking

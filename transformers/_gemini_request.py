@@ -13,16 +13,19 @@ import json
 import re
 from typing import Any
 
-from ._util import Json, text_of, unpack_tool_id
+from .hub import GEMINI3_LEVELS, Json, clamp_effort, dialect_payload, dialect_signature, text_of, unpack_tool_id
 
-__all__ = ["to_gemini", "SIGNATURE_PREFIX", "SKIP_SIGNATURE"]
+__all__ = ["to_gemini", "gemini_signature", "SKIP_SIGNATURE"]
 
-#: thinking-block signatures that hold a Gemini thoughtSignature (other signatures never reach Gemini)
-SIGNATURE_PREFIX = "ccr1:~gemini:"
 #: Google's documented stand-in for a function call from history that has no signature
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 _DATA_URL = re.compile(r"^data:([^;,]+)?(?:;[^,]*)?,(.*)$", re.S)
 _FINISH_SCHEMA_KEYS = ("$schema",)
+
+
+def gemini_signature(thought_signature: str) -> str:
+    """The thinking-block signature that holds a Gemini thoughtSignature (no other reaches Gemini)."""
+    return dialect_signature("gemini", thought_signature)
 
 
 def _media_part(url: str, media_type: str | None) -> Json:
@@ -63,11 +66,9 @@ def _user_parts(content: Any) -> list[Json]:
     return parts
 
 
-def _gemini_signature(thinking: Any) -> str | None:
+def _thought_signature(thinking: Any) -> str | None:
     if isinstance(thinking, dict):
-        signature = thinking.get("signature")
-        if isinstance(signature, str) and signature.startswith(SIGNATURE_PREFIX):
-            return signature[len(SIGNATURE_PREFIX):]
+        return dialect_payload(thinking.get("signature"), "gemini")
     return None
 
 
@@ -91,7 +92,7 @@ def _model_parts(message: Json, names: dict[str, str], gemini3: bool) -> list[Js
         if signature:
             part["thoughtSignature"] = signature
         calls.append(part)
-    message_signature = _gemini_signature(message.get("thinking"))
+    message_signature = _thought_signature(message.get("thinking"))
     if calls:
         # Parallel calls: only the first carries the step's signature.
         if "thoughtSignature" not in calls[0]:
@@ -193,9 +194,8 @@ def _thinking_config(reasoning: Any, model: str) -> Json | None:
             return None   # these models cannot turn thinking off; leave their default
         return {"thinkingBudget": 0}
     config: Json = {"includeThoughts": True}
-    effort = reasoning.get("effort")
     if "gemini-3" in lowered:
-        config["thinkingLevel"] = "low" if effort in ("minimal", "low") else "high"
+        config["thinkingLevel"] = clamp_effort(reasoning.get("effort"), GEMINI3_LEVELS) or "high"
         return config
     budget = reasoning.get("budget_tokens")
     if isinstance(budget, int):

@@ -4,6 +4,8 @@ The service-account JSON file (GOOGLE_APPLICATION_CREDENTIALS or the `credential
 holds a private key. ccr signs a JWT with it (RS256) and exchanges it at the file's
 `token_uri` for an access token, which is cached until shortly before it expires
 (https://developers.google.com/identity/protocols/oauth2/service-account#httprest).
+The token request goes out on the app's client session and through PROXY_URL, like the calls
+to Vertex themselves.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,17 @@ __all__ = ["ServiceAccount", "TokenSource", "SCOPE"]
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _REFRESH_MARGIN = 300.0   # seconds before expiry at which a new token is fetched
 _LIFETIME = 3600
+_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+@asynccontextmanager
+async def _session(http: aiohttp.ClientSession | None) -> AsyncIterator[aiohttp.ClientSession]:
+    """The caller's session; a one-off one only outside a server (a script, a REPL)."""
+    if http is not None:
+        yield http
+        return
+    async with aiohttp.ClientSession() as session:
+        yield session
 
 
 def _b64(data: bytes) -> str:
@@ -89,26 +103,27 @@ class TokenSource:
         self._expires = 0.0
         self._lock = asyncio.Lock()
 
-    async def token(self) -> str:
+    async def token(self, http: aiohttp.ClientSession | None, proxy: str | None = None) -> str:
+        """A valid access token, fetched with `http` (the app's session) through `proxy`."""
         if self._token and self._clock() < self._expires - _REFRESH_MARGIN:
             return self._token
         async with self._lock:
             if self._token and self._clock() < self._expires - _REFRESH_MARGIN:
                 return self._token
-            self._token, lifetime = await self._fetch()
+            self._token, lifetime = await self._fetch(http, proxy)
             self._expires = self._clock() + lifetime
             return self._token
 
-    async def _fetch(self) -> tuple[str, float]:
+    async def _fetch(self, http: aiohttp.ClientSession | None, proxy: str | None) -> tuple[str, float]:
         now = self._clock()
         form = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
                 "assertion": self.account.assertion(now)}
         host = urlsplit(self.account.token_uri).netloc
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-                async with session.post(self.account.token_uri, data=form) as resp:
-                    text = await resp.text()
-                    status = resp.status
+            async with _session(http) as session, session.post(
+                    self.account.token_uri, data=form, proxy=proxy, timeout=_TIMEOUT) as resp:
+                text = await resp.text()
+                status = resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise UpstreamError(f"Google token endpoint {host} cannot be reached: {type(exc).__name__}",
                                 status=502) from None

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ._responses_request import encode_reasoning
-from ._util import Json
+from .hub import Json
 
 __all__ = ["from_responses", "responses_chunks", "usage_from_responses", "ResponsesError"]
 

@@ -17,14 +17,11 @@ import json
 import re
 from typing import Any
 
-from ._util import Json, b64url, text_of, un_b64url
+from .hub import OPENAI_EFFORTS, Json, b64url, clamp_effort, dialect_payload, dialect_signature, text_of, un_b64url
 
-__all__ = ["to_responses", "encode_reasoning", "decode_reasoning", "SIGNATURE_PREFIX", "is_reasoning_model"]
+__all__ = ["to_responses", "encode_reasoning", "decode_reasoning", "is_reasoning_model"]
 
-SIGNATURE_PREFIX = "ccr1:~responses:"
 _REASONING_MODELS = re.compile(r"(^|/)(o\d|gpt-5|gpt-oss|codex)", re.I)
-_EFFORTS = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high",
-            "max": "high"}
 
 
 def is_reasoning_model(model: str) -> bool:
@@ -32,14 +29,15 @@ def is_reasoning_model(model: str) -> bool:
 
 
 def encode_reasoning(items: list[Json], provider: str) -> str:
-    return SIGNATURE_PREFIX + b64url(json.dumps({"p": provider, "items": items}))
+    return dialect_signature("responses", b64url(json.dumps({"p": provider, "items": items})))
 
 
 def decode_reasoning(signature: Any, provider: str) -> list[Json]:
-    if not isinstance(signature, str) or not signature.startswith(SIGNATURE_PREFIX):
+    payload = dialect_payload(signature, "responses")
+    if payload is None:
         return []
     try:
-        data = json.loads(un_b64url(signature[len(SIGNATURE_PREFIX):]))
+        data = json.loads(un_b64url(payload))
     except ValueError:
         return []
     if not isinstance(data, dict) or data.get("p") != provider or not isinstance(data.get("items"), list):
@@ -146,7 +144,7 @@ def to_responses(body: Json, model: str, provider: str) -> Json:
     wanted = reasoning_model or (isinstance(reasoning, dict) and reasoning.get("enabled") is True)
     if wanted and not (isinstance(reasoning, dict) and reasoning.get("enabled") is False):
         config: Json = {"summary": "auto"}
-        effort = _EFFORTS.get(str((reasoning or {}).get("effort") or ""))
+        effort = clamp_effort((reasoning or {}).get("effort"), OPENAI_EFFORTS)
         if effort:
             config["effort"] = effort
         out["reasoning"] = config

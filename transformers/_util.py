@@ -1,61 +1,17 @@
-"""Helpers shared by several transformers: copying messages, cache_control, packed signatures.
+"""Body-editing helpers shared by several transformers (copies, cache_control, schemas, merges).
 
-Packed signatures: Gemini's `thoughtSignature` and OpenRouter's `reasoning_details` belong to a
-tool call, but the Anthropic client keeps only the tool_use block's id verbatim across turns (a
-thinking block may have closed before the signature arrived). So the signature rides inside
-the id, base64url-encoded, and the dialect that put it there takes it out again:
-
-    pack_tool_id("toolu_ab12", "sig==")  -> "toolu_ab12__ccrsig_c2lnPT0"
-    unpack_tool_id(...)                  -> ("toolu_ab12", "sig==")
-
-Thinking-block signatures that ccr makes all start with `ccr1:` (see ccr/formats/common.py), so
-the Anthropic-native path drops them instead of sending Anthropic a signature it rejects;
-the dialects use `ccr1:~gemini:`, `ccr1:~openrouter:` and `ccr1:~responses:`.
+The vocabulary ccr shares with the transformers (Json, signatures, effort levels, text_of)
+is in `hub.py`.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
-import uuid
 from typing import Any
 
-from ccr.formats.common import text_of
+from .hub import Json
 
-__all__ = [
-    "Json", "b64url", "un_b64url", "pack_tool_id", "unpack_tool_id", "new_tool_id",
-    "strip_cache_control", "copy_body", "text_of", "drop_schema_keys", "deep_merge",
-]
-
-Json = dict[str, Any]
-_SIG = "__ccrsig_"
-
-
-def b64url(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def un_b64url(data: str) -> str:
-    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)).decode()
-
-
-def new_tool_id() -> str:
-    return f"toolu_{uuid.uuid4().hex[:24]}"
-
-
-def pack_tool_id(tool_id: str, payload: str | None) -> str:
-    return f"{tool_id}{_SIG}{b64url(payload)}" if payload else tool_id
-
-
-def unpack_tool_id(tool_id: Any) -> tuple[str, str | None]:
-    """(the provider's id, the payload packed into it or None)."""
-    if not isinstance(tool_id, str) or _SIG not in tool_id:
-        return (tool_id if isinstance(tool_id, str) else ""), None
-    base, _, data = tool_id.partition(_SIG)
-    try:
-        return base, un_b64url(data)
-    except ValueError:
-        return base, None
+__all__ = ["copy_body", "strip_cache_control", "strip_part", "drop_schema_keys", "deep_merge"]
 
 
 def copy_body(body: Json) -> Json:
@@ -77,6 +33,13 @@ def strip_cache_control(body: Json) -> None:
     for tool in body.get("tools") or ():
         if isinstance(tool, dict):
             tool.pop("cache_control", None)
+
+
+def strip_part(part: Any, keys: tuple[str, ...] = ("cache_control", "media_type")) -> Any:
+    """A content part without `keys` (the same object when it has none of them)."""
+    if isinstance(part, dict) and any(k in part for k in keys):
+        part = {k: v for k, v in part.items() if k not in keys}
+    return part
 
 
 def drop_schema_keys(schema: Any, keys: frozenset[str]) -> Any:

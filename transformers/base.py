@@ -37,14 +37,32 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import structlog
+
+from .hub import Json
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from ccr.config import ProviderConfig
 
-__all__ = ["Json", "Upstream", "Context", "Transformer", "Chain"]
+__all__ = ["Json", "Log", "Upstream", "Context", "Transformer", "Chain"]
 
-Json = dict[str, Any]
+
+class Log(Protocol):
+    """What a step may call on `ctx.log`: a structlog logger, keyword arguments as fields."""
+
+    def bind(self, **fields: Any) -> Log: ...
+    def debug(self, event: str, **fields: Any) -> Any: ...
+    def info(self, event: str, **fields: Any) -> Any: ...
+    def warning(self, event: str, **fields: Any) -> Any: ...
+    def error(self, event: str, **fields: Any) -> Any: ...
+    def exception(self, event: str, **fields: Any) -> Any: ...
+
+
+_LOG: Log = structlog.get_logger("ccr.transformers")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +104,11 @@ class Context:
     request: Json              # the client's original Anthropic request (read only)
     api_key: str = ""          # the key chosen for this call ("" when the provider has none)
     stream: bool = False       # did the client ask for a stream
-    log: Any = None            # a structlog logger bound to the request id and route
+    log: Log = _LOG            # bound to the request id and route by the pipeline
     state: dict[str, Any] = field(default_factory=dict)  # per-request scratch shared by steps
+    #: the app's pooled client session, for a step that must call out itself (Vertex tokens)
+    http: aiohttp.ClientSession | None = None
+    proxy: str | None = None   # PROXY_URL: every call a step makes goes through it too
 
 
 class Transformer:
@@ -98,6 +119,9 @@ class Transformer:
     endpoint: ClassVar[str | None] = None
     #: True for steps that translate the unified shape into a provider's wire format.
     dialect: ClassVar[bool] = False
+    #: True for dialects whose provider speaks Anthropic Messages itself: the pipeline then keeps
+    #: the client's Anthropic body end to end and does not translate (anthropic, vertex-claude).
+    native: ClassVar[bool] = False
     #: JSON schema of the options, if the transformer declares one (shown by the API).
     options_schema: ClassVar[Json | None] = None
 
@@ -136,6 +160,12 @@ class Chain:
             if step.dialect:
                 return step
         return None
+
+    @property
+    def native(self) -> bool:
+        """Does this chain keep the Anthropic shape end to end (its dialect is `native`)?"""
+        dialect = self.dialect
+        return dialect is not None and dialect.native
 
     @property
     def names(self) -> tuple[str, ...]:

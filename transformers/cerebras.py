@@ -13,6 +13,7 @@ from typing import ClassVar
 from ._util import copy_body, strip_cache_control
 from .base import Context, Transformer, Upstream
 from .groq import without_schema_key
+from .hub import CEREBRAS_EFFORTS, clamp_effort
 
 __all__ = ["Cerebras"]
 
@@ -28,7 +29,8 @@ class Cerebras(Transformer):
         if isinstance(reasoning, dict):
             if reasoning.get("enabled") is False:
                 body["disable_reasoning"] = True
-            elif "gpt-oss" in str(body.get("model", "")) and reasoning.get("effort"):
-                body["reasoning_effort"] = {"minimal": "low", "xhigh": "high", "max": "high"}.get(
-                    reasoning["effort"], reasoning["effort"])
+            elif "gpt-oss" in str(body.get("model", "")):
+                effort = clamp_effort(reasoning.get("effort"), CEREBRAS_EFFORTS)
+                if effort:
+                    body["reasoning_effort"] = effort
         return Upstream(up.url, body, up.headers)

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ccr.formats.common import signature_field
-
 from ._options import optional_positive_int
 from .base import Context, Json, Transformer, Upstream
+from .hub import signature_field
 
 __all__ = ["DeepSeek"]
 

@@ -21,16 +21,14 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ccr.formats.common import signature_field
-
+from ._util import strip_part
 from .base import Context, Json, Transformer, Upstream
+from .hub import OPENAI_EFFORTS, clamp_effort, signature_field
 
-__all__ = ["OpenAI", "flatten_text", "strip_cache_control"]
+__all__ = ["OpenAI", "flatten_text"]
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _REASONING_MODELS = re.compile(r"(^|/)(o\d|gpt-5|gpt-oss)", re.I)
-_EFFORTS = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high",
-            "xhigh": "high", "max": "high"}
 
 
 def short_tool_name(name: str) -> str:
@@ -47,13 +45,7 @@ def flatten_text(content: Any) -> Any:
         return content
     if all(isinstance(p, dict) and p.get("type") == "text" for p in content):
         return "\n".join(p.get("text", "") for p in content)
-    return [strip_cache_control(p) for p in content]
-
-
-def strip_cache_control(part: Any) -> Any:
-    if isinstance(part, dict) and ("cache_control" in part or "media_type" in part):
-        part = {k: v for k, v in part.items() if k not in ("cache_control", "media_type")}
-    return part
+    return [strip_part(p) for p in content]
 
 
 class OpenAI(Transformer):
@@ -97,7 +89,7 @@ class OpenAI(Transformer):
         reasoning = body.pop("reasoning", None)
         if not isinstance(reasoning, dict) or self.reasoning_effort is False:
             return
-        effort = _EFFORTS.get(str(reasoning.get("effort") or ""), None)
+        effort = clamp_effort(reasoning.get("effort"), OPENAI_EFFORTS)
         if effort is None:
             return
         wanted = (self.reasoning_effort is True or reasoning.get("enabled") is True

@@ -19,22 +19,26 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ccr.formats.common import signature_field
-
-from ._util import (
+from ._util import copy_body, strip_cache_control
+from .base import Context, Json, Upstream
+from .hub import (
+    OPENAI_EFFORTS,
     b64url,
-    copy_body,
+    clamp_effort,
+    dialect_payload,
+    dialect_signature,
     pack_tool_id,
-    strip_cache_control,
+    signature_field,
     un_b64url,
     unpack_tool_id,
 )
-from .base import Context, Json, Upstream
 from .openai import OpenAI
 
 __all__ = ["OpenRouter"]
 
-SIGNATURE_PREFIX = "ccr1:~openrouter:"
+
+def _signature(details: list[Json]) -> str:
+    return dialect_signature("openrouter", b64url(json.dumps(details)))
 
 
 def _is_claude(model: str) -> bool:
@@ -119,8 +123,8 @@ class OpenRouter(OpenAI):
             return None
         if isinstance(reasoning.get("budget_tokens"), int):
             return {"max_tokens": reasoning["budget_tokens"]}
-        if reasoning.get("effort"):
-            effort = {"max": "high", "xhigh": "high"}.get(reasoning["effort"], reasoning["effort"])
+        effort = clamp_effort(reasoning.get("effort"), OPENAI_EFFORTS)
+        if effort:
             return {"effort": effort}
         return {"enabled": True}
 
@@ -142,9 +146,10 @@ class OpenRouter(OpenAI):
             message["tool_calls"] = calls
         if isinstance(thinking, dict):
             signature = thinking.get("signature")
-            if details is None and isinstance(signature, str) and signature.startswith(SIGNATURE_PREFIX):
+            payload = dialect_payload(signature, "openrouter")
+            if details is None and payload is not None:
                 try:
-                    details = _unpack_details(un_b64url(signature[len(SIGNATURE_PREFIX):]))
+                    details = _unpack_details(un_b64url(payload))
                 except ValueError:
                     details = None
             if details is None and signature_field(signature, ctx.provider.name) and thinking.get("content"):
@@ -177,7 +182,7 @@ class OpenRouter(OpenAI):
             if text or lean:
                 message["thinking"] = {"content": text or "(no content)"}
                 if lean:
-                    message["thinking"]["signature"] = SIGNATURE_PREFIX + b64url(json.dumps(lean))
+                    message["thinking"]["signature"] = _signature(lean)
             calls = message.get("tool_calls") or []
             if calls and lean:
                 calls[0]["id"] = pack_tool_id(str(calls[0].get("id") or ""), json.dumps(lean))
@@ -210,7 +215,7 @@ class OpenRouter(OpenAI):
                 if thinking_open and not signed and (delta.get("content") or held):
                     lean = details.lean()
                     if lean:
-                        thinking["signature"] = SIGNATURE_PREFIX + b64url(json.dumps(lean))
+                        thinking["signature"] = _signature(lean)
                     signed = True
                 if thinking:
                     delta["thinking"] = thinking

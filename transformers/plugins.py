@@ -10,21 +10,25 @@ TransformError naming the plugin, so a buggy plugin fails only the requests that
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from ccr.errors import CCRError, ConfigError, TransformError
 
 from .base import Context, Json, Transformer, Upstream
+from .registry import Registered
 
-__all__ = ["load_plugins", "guarded"]
+__all__ = ["load_plugins", "load_module", "guarded"]
 
 _JS = (".js", ".cjs", ".mjs", ".ts")
 
 
 def _failure(step: Transformer, ctx: Context, where: str, exc: Exception) -> TransformError:
-    if ctx.log is not None:
-        ctx.log.error("plugin transformer failed", plugin=step.name, where=where, exc_info=exc)
+    ctx.log.error("plugin transformer failed", plugin=step.name, where=where, exc_info=exc)
     return TransformError(f"{ctx.provider.name},{ctx.model}: plugin transformer {step.name!r} failed on "
                           f"the {where}: {type(exc).__name__}: {exc}")
 
@@ -70,11 +74,27 @@ def guarded(cls: type[Transformer]) -> type[Transformer]:
     return type(cls.__name__, (cls,), namespace)
 
 
-def load_plugins(specs: Sequence[Any], registry: Mapping[str, Any]) -> dict[str, Any]:
-    from ccr.proxy.runtime import load_module  # the one importer of user files
+def load_module(path: str, label: str) -> ModuleType:
+    """Import a user's Python file by path (a plugin, or a custom router): the one importer of
+    user files. Any failure is a ConfigError naming `label` and the file."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"{label}: file {str(file)!r} does not exist")
+    name = f"ccr_user_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{label}: {str(file)!r} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # a user's file: report it as a config problem
+        sys.modules.pop(name, None)
+        raise ConfigError(f"{label}: importing {str(file)!r} failed: {type(exc).__name__}: {exc}") from None
+    return module
 
-    from . import Registered
 
+def load_plugins(specs: Sequence[Any], registry: Mapping[str, Registered]) -> dict[str, Registered]:
     found = dict(registry)
     problems: list[str] = []
     for spec in specs:

@@ -73,7 +73,7 @@ class VertexGemini(_Vertex, Gemini):
         return vertex_url(up.url, self.project, self.location, "google", ctx.model, action)
 
     async def auth_headers(self, ctx: Context) -> dict[str, str]:
-        return {"Authorization": f"Bearer {await self.tokens.token()}"}
+        return {"Authorization": f"Bearer {await self.tokens.token(ctx.http, ctx.proxy)}"}
 
 
 class VertexClaude(_Vertex, Transformer):
@@ -95,5 +95,5 @@ class VertexClaude(_Vertex, Transformer):
         url = vertex_url(up.url, self.project, self.location, "anthropic", ctx.model, action)
         headers = {k: v for k, v in up.headers.items()
                    if k.lower() not in ("authorization", "x-api-key", "anthropic-version")}
-        headers["Authorization"] = f"Bearer {await self.tokens.token()}"
+        headers["Authorization"] = f"Bearer {await self.tokens.token(ctx.http, ctx.proxy)}"
         return Upstream(url, body, headers)

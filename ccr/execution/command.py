@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccr.config.claude_code import ExecSettings
+from ccr.proxy.records import TASK_HEADER
 
 from .options import RunOptions
 
-__all__ = ["Invocation", "build_invocation", "TASK_HEADER", "ARGV_PROMPT_LIMIT"]
+__all__ = ["Invocation", "build_invocation", "ARGV_PROMPT_LIMIT"]
 
-TASK_HEADER = "x-ccr-task"
 ARGV_PROMPT_LIMIT = 100_000  # bytes; MAX_ARG_STRLEN is 128 KiB
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 _SHOWN_ENV = ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "CLAUDE_CODE_MAX_OUTPUT_TOKENS",

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ccr.jsonlib import Json
+
 from .process import ProcessOutcome
 
 __all__ = ["build_result", "retryable", "result_line"]
 
-Json = dict[str, Any]
 _RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 _RETRY_TEXTS = ("Unable to connect", "Request timed out", "Overloaded", "overloaded",
                 "Connection error", "socket hang up", "ECONNRESET")

@@ -24,6 +24,7 @@ from ccr.config import Config
 from ccr.config.claude_code import ExecSettings, load_settings
 from ccr.errors import CCRError
 from ccr.execution.claude import find_claude
+from ccr.jsonlib import Json
 
 from .command import build_invocation
 from .limits import Cancelled, Gate, RateLimiter
@@ -36,7 +37,6 @@ from .store import TaskRecord, TaskStore, now
 __all__ = ["ExecutionService", "failure"]
 
 log = structlog.get_logger("ccr.execution")
-Json = dict[str, Any]
 
 
 class ExecutionService:

@@ -15,9 +15,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ccr.jsonlib import Json
+
 __all__ = ["message_to_unified", "events_to_unified", "openai_usage", "FINISH"]
 
-Json = dict[str, Any]
 
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
           "model_context_window_exceeded": "length", "tool_use": "tool_calls", "refusal": "content_filter"}

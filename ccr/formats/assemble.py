@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 from ccr.errors import UpstreamError
+from ccr.jsonlib import Json
 
 __all__ = ["accumulate", "message_events"]
 
-Json = dict[str, Any]
 Event = tuple[str, Json]
 
 

@@ -1,4 +1,8 @@
-"""Small mappings shared by both directions of the Anthropic edge."""
+"""Small mappings shared by both directions of the Anthropic edge.
+
+The signature format of the thinking ccr signs itself, and `text_of`, are in
+`ccr.transformers.hub` (shared with the transformers).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,8 @@ from typing import Any
 __all__ = [
     "stop_reason",
     "usage_from_unified",
-    "reasoning_signature",
-    "signature_field",
     "new_message_id",
     "reasoning_text",
-    "drop_ccr_thinking",
 ]
 
 _STOP = {
@@ -70,37 +71,6 @@ def usage_from_unified(usage: Any) -> dict[str, int]:
     }
 
 
-# Thinking that ccr built from a provider's reasoning field carries a signature naming that
-# field and provider, so the next turn can hand it back the way that provider wants it
-# (DeepSeek rejects tool-call turns whose reasoning_content is missing) and to no one else.
-_SIG_PREFIX = "ccr1:"
-
-
-def reasoning_signature(field: str, provider: str) -> str:
-    return f"{_SIG_PREFIX}{field}:{provider}"
-
-
-def signature_field(signature: Any, provider: str) -> str | None:
-    """The reasoning field to send thinking back in, if ccr made it for this provider."""
-    if not isinstance(signature, str) or not signature.startswith(_SIG_PREFIX):
-        return None
-    field, _, origin = signature[len(_SIG_PREFIX):].partition(":")
-    return field if origin == provider else None
-
-
-def drop_ccr_thinking(messages: list[Any]) -> list[Any]:
-    """The messages without thinking blocks that carry a ccr signature (same list if none)."""
-    def ours(block: Any) -> bool:
-        return (isinstance(block, dict) and block.get("type") == "thinking"
-                and isinstance(block.get("signature"), str) and block["signature"].startswith(_SIG_PREFIX))
-
-    if not any(isinstance(m, dict) and isinstance(m.get("content"), list) and any(map(ours, m["content"]))
-               for m in messages):
-        return messages
-    return [{**m, "content": [b for b in m["content"] if not ours(b)]}
-            if isinstance(m, dict) and isinstance(m.get("content"), list) else m for m in messages]
-
-
 def reasoning_text(delta: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     """(text, signature, source field) of the reasoning in a message or delta, if any."""
     thinking = delta.get("thinking")
@@ -117,13 +87,3 @@ def new_message_id(upstream_id: Any = None) -> str:
     if isinstance(upstream_id, str) and upstream_id:
         return upstream_id if upstream_id.startswith("msg_") else f"msg_{upstream_id}"
     return f"msg_{secrets.token_hex(12)}"
-
-
-def text_of(content: Any) -> str:
-    """The text of a message's content: a string, or the `text` parts of a list joined."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content
-                         if isinstance(p, dict) and p.get("type") == "text" and p.get("text"))
-    return ""

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccr.errors import UpstreamError
+from ccr.jsonlib import Json
+from ccr.transformers.hub import reasoning_signature
 
 from .common import (
     new_message_id,
-    reasoning_signature,
     reasoning_text,
     stop_reason,
     usage_from_unified,
@@ -35,7 +36,6 @@ from .reply import tool_id
 
 __all__ = ["anthropic_events", "StreamSummary"]
 
-Json = dict[str, Any]
 Event = tuple[str, Json]
 
 _PLAIN_TEXT = frozenset({"content", "role"})  # a delta with nothing but (more) text

@@ -17,22 +17,19 @@ import re
 from typing import Any
 
 from ccr.errors import RequestError
+from ccr.jsonlib import Json
+from ccr.transformers.hub import EFFORTS, budget_for, text_of
 
-from .common import text_of
+__all__ = ["validate_chat", "refuse_beyond_one_choice", "hub_request", "router_view", "stop_list",
+           "PASSED"]
 
-__all__ = ["validate_chat", "refuse_beyond_one_choice", "hub_request", "router_view", "reasoning_budget",
-           "stop_list", "PASSED"]
-
-Json = dict[str, Any]
 
 #: Request keys passed on to the chain as they are (the rest of the OpenAI API is dropped).
 PASSED = ("temperature", "top_p", "n", "seed", "user", "response_format", "tools", "tool_choice",
           "parallel_tool_calls", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
           "top_logprobs")
 _ROLES = ("system", "developer", "user", "assistant", "tool")
-_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
-#: thinking budgets for providers that take one (Anthropic, Gemini 2.5), per reasoning_effort
-_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32000, "max": 48000}
+_EFFORTS = ("none", *EFFORTS)
 _SUBAGENT = re.compile(r"<CCR-SUBAGENT-MODEL>.*?</CCR-SUBAGENT-MODEL>", re.S)
 
 
@@ -115,10 +112,6 @@ def stop_list(stop: Any) -> list[str]:
     return [stop] if isinstance(stop, str) else list(stop or ())
 
 
-def reasoning_budget(effort: Any) -> int | None:
-    return _BUDGETS.get(effort) if isinstance(effort, str) else None
-
-
 def hub_request(body: Json, model: str) -> Json:
     out: Json = {"model": model, "messages": [_hub_message(m) for m in body["messages"]],
                  "stream": bool(body.get("stream"))}
@@ -134,7 +127,7 @@ def hub_request(body: Json, model: str) -> Json:
     if effort == "none":
         out["reasoning"] = {"enabled": False}
     elif effort:
-        out["reasoning"] = {"enabled": True, "effort": effort, "budget_tokens": _BUDGETS[effort]}
+        out["reasoning"] = {"enabled": True, "effort": effort, "budget_tokens": budget_for(effort)}
     return out
 
 
@@ -204,7 +197,7 @@ def router_view(body: Json) -> Json:
     if tools:
         view["tools"] = [{"name": f.get("name", ""), "description": f.get("description") or "",
                           "input_schema": f.get("parameters") or {"type": "object"}} for f in tools]
-    budget = reasoning_budget(body.get("reasoning_effort"))
+    budget = budget_for(body.get("reasoning_effort"))
     if budget:
         view["thinking"] = {"type": "enabled", "budget_tokens": budget}
     return view

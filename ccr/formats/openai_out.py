@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccr.errors import UpstreamError
+from ccr.jsonlib import Json
 
 from .common import reasoning_text
 
 __all__ = ["Reply", "completion", "chunks", "replay", "accumulate", "usage_of"]
 
-Json = dict[str, Any]
 _FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 
 

@@ -20,15 +20,14 @@ import json
 from typing import Any
 
 from ccr.errors import RequestError
+from ccr.jsonlib import Json
+from ccr.transformers.hub import budget_for, is_ccr_signature, text_of
 
-from .common import text_of
-from .openai_in import reasoning_budget, refuse_beyond_one_choice, stop_list
+from .openai_in import refuse_beyond_one_choice, stop_list
 
 __all__ = ["anthropic_request", "DEFAULT_MAX_TOKENS"]
 
-Json = dict[str, Any]
 DEFAULT_MAX_TOKENS = 8192
-_CCR_SIGNATURE = "ccr1:"
 
 
 def anthropic_request(body: Json, model: str, provider: str) -> Json:
@@ -111,8 +110,7 @@ def _source(url: str) -> Json:
 def _assistant(message: Json) -> list[Json]:
     blocks: list[Json] = []
     reasoning, signature = message.get("reasoning_content"), message.get("reasoning_signature")
-    if (isinstance(reasoning, str) and isinstance(signature, str) and signature
-            and not signature.startswith(_CCR_SIGNATURE)):
+    if isinstance(reasoning, str) and isinstance(signature, str) and signature and not is_ccr_signature(signature):
         blocks.append({"type": "thinking", "thinking": reasoning, "signature": signature})
     text = text_of(message.get("content"))
     if text:
@@ -158,7 +156,7 @@ def _tools(body: Json, out: Json) -> None:
 
 
 def _thinking(body: Json, out: Json, *, explicit_max: bool) -> None:
-    budget = reasoning_budget(body.get("reasoning_effort"))
+    budget = budget_for(body.get("reasoning_effort"))
     if not budget or _lost_thinking(out["messages"]):
         return
     if out["max_tokens"] <= budget:

@@ -10,18 +10,17 @@ import uuid
 from typing import Any
 
 from ccr.errors import UpstreamError
+from ccr.jsonlib import Json
+from ccr.transformers.hub import reasoning_signature
 
 from .common import (
     new_message_id,
-    reasoning_signature,
     reasoning_text,
     stop_reason,
     usage_from_unified,
 )
 
 __all__ = ["to_message", "parse_arguments", "tool_id"]
-
-Json = dict[str, Any]
 
 
 def tool_id(value: Any, seen: set[str]) -> str:

@@ -15,12 +15,10 @@ from typing import Any
 
 from ccr import jsonlib
 from ccr.errors import RequestError
-
-from .common import text_of
+from ccr.jsonlib import Json
+from ccr.transformers.hub import effort_for_budget, text_of
 
 __all__ = ["to_unified"]
-
-Json = dict[str, Any]
 
 
 def to_unified(body: Json, model: str) -> Json:
@@ -59,7 +57,7 @@ def _reasoning(body: Json) -> Json | None:
         if kind == "enabled":
             budget = thinking.get("budget_tokens")
             if effort is None:
-                effort = _effort_for_budget(budget)
+                effort = effort_for_budget(budget)
             return {"enabled": True, "effort": effort, "budget_tokens": budget}
         if kind == "disabled":
             return {"enabled": False}
@@ -68,16 +66,6 @@ def _reasoning(body: Json) -> Json | None:
     if effort:
         return {"enabled": None, "effort": effort}
     return None
-
-
-def _effort_for_budget(budget: Any) -> str:
-    if not isinstance(budget, int):
-        return "high"
-    if budget <= 1024:
-        return "low"
-    if budget <= 8192:
-        return "medium"
-    return "high"
 
 
 def _system_parts(system: Any) -> list[Json]:

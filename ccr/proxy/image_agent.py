@@ -34,6 +34,7 @@ from ccr.formats.assemble import accumulate, message_events
 from ccr.formats.events import StreamSummary, anthropic_events
 from ccr.formats.reply import to_message
 from ccr.formats.request import to_unified
+from ccr.jsonlib import Json
 from ccr.transformers import Context
 
 from .router import Route
@@ -49,7 +50,6 @@ from .upstream import (
 
 __all__ = ["ImageAgent", "prepare", "TOOL_NAME"]
 
-Json = dict[str, Any]
 Event = tuple[str, Json]
 TOOL_NAME = "analyzeImage"
 MAX_ROUNDS = 3
@@ -133,15 +133,17 @@ def prepare(config: Config, body: Json, route: Route) -> ImageAgent | None:
 Caller = Callable[[Route, Json], AsyncIterator[Event]]
 
 
-def caller(app: web.Application, runtime: Runtime, headers: dict[str, str], log: Any) -> Caller:
-    """A function that sends an Anthropic body to a route and yields Anthropic events."""
+def caller(app: web.Application, runtime: Runtime, headers: dict[str, str], parent: Context) -> Caller:
+    """A function that sends an Anthropic body to a route and yields Anthropic events
+    (with the client request's log, HTTP session and proxy)."""
 
     async def call(route: Route, body: Json) -> AsyncIterator[Event]:
         chain = runtime.chain(route.provider, route.model)
-        native = bool(getattr(chain.dialect, "native", False))
+        native = chain.native
         key = runtime.keys(route.provider).next()
         ctx = Context(provider=route.provider, model=route.model, request=body, api_key=key,
-                      stream=bool(body.get("stream")), log=log, state={})
+                      stream=bool(body.get("stream")), log=parent.log, state={},
+                      http=parent.http, proxy=parent.proxy)
         unified = {**body, "model": route.model} if native else to_unified(body, route.model)
         up = await prepare_upstream(chain, ctx, unified, headers if native else None)
         async with open_upstream(app, runtime, route, key, up, lambda: None) as (is_stream, reply):

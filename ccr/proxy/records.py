@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+__all__ = ["RequestRecord", "TASK_HEADER"]
+
+#: The header the execution API's Claude Code runs send, naming their task (`x-ccr-task: <id>`).
+TASK_HEADER = "x-ccr-task"
+
 
 @dataclass(slots=True)
 class RequestRecord:

@@ -8,9 +8,7 @@ keep the one they started with.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,14 +18,14 @@ from ccr.config import Config, ProviderConfig, parse
 from ccr.config.claude_code import settings_problems
 from ccr.errors import ConfigError
 from ccr.transformers import Chain, Registered, build_chain, builtin_registry
-from ccr.transformers.plugins import load_plugins
+from ccr.transformers.plugins import load_module, load_plugins
 
 from .keypool import KeyPool
 from .overrides import ProjectOverrides
 from .router import CustomRoute, Router, SessionUsage
 from .tokens import TokenCounter
 
-__all__ = ["Runtime", "build_runtime", "validate_raw", "load_module"]
+__all__ = ["Runtime", "build_runtime", "validate_raw"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,25 +41,6 @@ class Runtime:
 
     def keys(self, provider: ProviderConfig) -> KeyPool:
         return self.key_pools[provider.name]
-
-
-def load_module(path: str, label: str) -> Any:
-    """Import a user's Python file by path (a plugin or a custom router)."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise ConfigError(f"{label}: file {str(file)!r} does not exist")
-    name = f"ccr_user_{abs(hash(str(file.resolve())))}"
-    spec = importlib.util.spec_from_file_location(name, file)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"{label}: {str(file)!r} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:  # a user's file: report it as a config problem
-        sys.modules.pop(name, None)
-        raise ConfigError(f"{label}: importing {str(file)!r} failed: {type(exc).__name__}: {exc}") from None
-    return module
 
 
 def _custom_router(config: Config) -> CustomRoute | None:

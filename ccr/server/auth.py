@@ -18,6 +18,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from ccr.config import LOOPBACK_HOSTS
 from ccr.errors import AuthError, CCRError
 
 from .keys import RUNTIME
@@ -26,7 +27,6 @@ __all__ = ["auth_middleware", "is_public", "presented_key", "MODEL_CREDENTIALS",
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _MODEL_PATHS = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
 
 
@@ -90,7 +90,7 @@ def check(request: web.Request) -> None:
         if request.path in _MODEL_PATHS and any(c.accepts(key) for c in request.app.get(MODEL_CREDENTIALS, ())):
             return
         raise AuthError("Invalid API key")
-    if _host_name(request.headers.get("Host", "")) not in _LOOPBACK_NAMES:
+    if _host_name(request.headers.get("Host", "")) not in LOOPBACK_HOSTS:
         raise CCRError("Host not allowed: without an APIKEY ccr only answers requests addressed "
                        "to 127.0.0.1 or localhost", status=403, error_type="permission_error")
     origin = request.headers.get("Origin")

@@ -150,7 +150,8 @@ async def test_deferred_and_server_tools(proxy):
 # (id, model routed to, request fields, expected reasoning_effort or None)
 REASONING_CASES = [
     ("enabled-budget-medium", "gpt-test", {"thinking": {"type": "enabled", "budget_tokens": 4000}}, "medium"),
-    ("enabled-budget-low", "gpt-test", {"thinking": {"type": "enabled", "budget_tokens": 1024}}, "low"),
+    ("enabled-budget-minimal", "gpt-test", {"thinking": {"type": "enabled", "budget_tokens": 1024}}, "minimal"),
+    ("enabled-budget-low", "gpt-test", {"thinking": {"type": "enabled", "budget_tokens": 2048}}, "low"),
     ("enabled-budget-high", "gpt-test", {"thinking": {"type": "enabled", "budget_tokens": 20000}}, "high"),
     ("enabled-effort-wins", "gpt-test", {"thinking": {"type": "enabled", "budget_tokens": 2000},
                                          "output_config": {"effort": "high"}}, "high"),

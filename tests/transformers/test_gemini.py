@@ -84,7 +84,7 @@ async def test_stream_thinking_parallel_calls_and_signature_round_trip(fake_upst
     declarations = sent["tools"][0]["functionDeclarations"]
     assert [d["name"] for d in declarations] == ["Read", "Bash"]
     assert "$schema" not in declarations[0]["parametersJsonSchema"]
-    assert sent["generationConfig"]["thinkingConfig"] == {"includeThoughts": True, "thinkingLevel": "high"}
+    assert sent["generationConfig"]["thinkingConfig"] == {"includeThoughts": True, "thinkingLevel": "low"}  # 2048 = low
     assert sent["generationConfig"]["maxOutputTokens"] == 1000
     assert_gemini_request(sent)
 

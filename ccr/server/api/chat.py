@@ -35,6 +35,7 @@ from ccr.formats.openai_in import (
     validate_chat,
 )
 from ccr.formats.openai_to_anthropic import anthropic_request
+from ccr.jsonlib import Json
 from ccr.proxy.records import RequestRecord
 from ccr.proxy.router import Route
 from ccr.proxy.runtime import Runtime
@@ -50,7 +51,7 @@ from ccr.proxy.upstream import (
 from ccr.server.api.chat_stream import DONE, ChatStreamOut
 from ccr.server.api.messages import _finish as finish_record
 from ccr.server.api.openai_errors import error_chunk, error_response, openai_error
-from ccr.server.keys import RUNTIME
+from ccr.server.keys import HTTP, RUNTIME
 from ccr.server.middlewares import REQUEST_ID
 from ccr.transformers import Chain, Context, Upstream
 
@@ -58,7 +59,6 @@ __all__ = ["routes", "setup"]
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr.chat")
-Json = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -76,7 +76,7 @@ class ChatCall:
 
     @property
     def native(self) -> bool:
-        return bool(getattr(self.chain.dialect, "native", False))
+        return self.chain.native
 
     @property
     def include_usage(self) -> bool:
@@ -105,7 +105,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         chain = runtime.chain(route.provider, route.model)
         ctx = Context(provider=route.provider, model=route.model, request=view,
                       api_key=runtime.keys(route.provider).next(), stream=record.stream,
-                      log=log.bind(route=route.name), state={})
+                      log=log.bind(route=route.name), state={},
+                      http=request.app[HTTP], proxy=runtime.config.proxy_url)
         call = ChatCall(request, runtime, body, route, chain, ctx, record, started,
                         openai_out.Reply(model=route.model, label=route.name))
         response = await _proxy(call)

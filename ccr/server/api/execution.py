@@ -36,6 +36,7 @@ from ccr.execution.workflow import (
     summary,
     with_context,
 )
+from ccr.jsonlib import Json
 from ccr.server.auth import MODEL_CREDENTIALS
 from ccr.server.keys import RUNTIME
 from ccr.server.middlewares import REQUEST_ID
@@ -44,7 +45,6 @@ __all__ = ["routes", "setup", "EXECUTION"]
 
 routes = web.RouteTableDef()
 EXECUTION: web.AppKey[ExecutionService] = web.AppKey("ccr_execution", ExecutionService)
-Json = dict[str, Any]
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 

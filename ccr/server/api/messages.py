@@ -25,13 +25,13 @@ from ccr import jsonlib
 from ccr.errors import CCRError, RequestError, UpstreamError, redact
 from ccr.execution.running import apply_task, count_task
 from ccr.formats.assemble import accumulate, message_events
-from ccr.formats.common import drop_ccr_thinking
 from ccr.formats.events import StreamSummary, anthropic_events
 from ccr.formats.reply import to_message
 from ccr.formats.request import to_unified
 from ccr.formats.validate import validate_request
+from ccr.jsonlib import Json
 from ccr.proxy import image_agent
-from ccr.proxy.records import RequestRecord
+from ccr.proxy.records import TASK_HEADER, RequestRecord
 from ccr.proxy.router import Route, session_id_of
 from ccr.proxy.runtime import Runtime
 from ccr.proxy.stats import Stats
@@ -45,20 +45,19 @@ from ccr.proxy.upstream import (
     reply_object,
 )
 from ccr.server.api.stream_out import StreamOut
-from ccr.server.keys import RUNTIME
+from ccr.server.keys import HTTP, RUNTIME
 from ccr.server.middlewares import REQUEST_ID
 from ccr.sse import SSEDecoder, encode_event, event_boundary
 from ccr.transformers import Chain, Context, Upstream
 from ccr.transformers.anthropic import FORWARDED_HEADERS
+from ccr.transformers.hub import drop_ccr_thinking
 
 __all__ = ["routes", "STATS"]
 
 routes = web.RouteTableDef()
 log = structlog.get_logger("ccr.messages")
 STATS: web.AppKey[Stats] = web.AppKey("stats", Stats)
-TASK_HEADER = "x-ccr-task"
 
-Json = dict[str, Any]
 Event = tuple[str, Json]
 
 
@@ -118,7 +117,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         chain = runtime.chain(route.provider, route.model)
         key = runtime.keys(route.provider).next()
         ctx = Context(provider=route.provider, model=route.model, request=body, api_key=key,
-                      stream=record.stream, log=log.bind(route=route.name), state={})
+                      stream=record.stream, log=log.bind(route=route.name), state={},
+                      http=request.app[HTTP], proxy=runtime.config.proxy_url)
         exchange = Exchange(request, runtime, body, route, chain, ctx, record, started)
         agent = image_agent.prepare(runtime.config, body, route)  # images for a text-only model
         response = await (_image_agent(exchange, agent) if agent else _proxy(exchange))
@@ -160,7 +160,7 @@ def _headers(ex: Exchange) -> dict[str, str]:
 
 
 async def _build_upstream(ex: Exchange) -> Upstream:
-    if not _native(ex.chain):
+    if not ex.chain.native:
         return await prepare_upstream(ex.chain, ex.ctx, to_unified(ex.body, ex.route.model))
     headers = {name: ex.request.headers[name] for name in FORWARDED_HEADERS if name in ex.request.headers}
     # Thinking that ccr made from another provider's reasoning carries a signature that
@@ -172,18 +172,13 @@ async def _build_upstream(ex: Exchange) -> Upstream:
 async def _image_agent(ex: Exchange, agent: image_agent.ImageAgent) -> web.StreamResponse:
     """Hook for ccr/proxy/image_agent.py: analyzeImage calls answered by Router.image, spliced in."""
     headers = {name: ex.request.headers[name] for name in FORWARDED_HEADERS if name in ex.request.headers}
-    call = image_agent.caller(ex.request.app, ex.runtime, headers, ex.ctx.log)
+    call = image_agent.caller(ex.request.app, ex.runtime, headers, ex.ctx)
     events = image_agent.events(agent, ex.runtime, ex.route, call)
     if ex.record.stream:
         return await _write_events(ex, events, agent.summary)
     message = await accumulate(events(None))
     _count(ex, message.get("usage"))
     return web.json_response(message, headers=_headers(ex), dumps=jsonlib.dumps_str)
-
-
-def _native(chain: Chain) -> bool:
-    dialect = chain.dialect
-    return bool(getattr(dialect, "native", False))
 
 
 async def _proxy(ex: Exchange) -> web.StreamResponse:
@@ -212,7 +207,7 @@ async def _call(ex: Exchange) -> web.StreamResponse:
 
     async with open_upstream(ex.request.app, ex.runtime, ex.route, ex.ctx.api_key, up,
                              on_headers) as (is_stream, body):
-        if _native(ex.chain):
+        if ex.chain.native:
             return await _native_reply(ex, is_stream, body)
         return await _unified_reply(ex, is_stream, body)
 

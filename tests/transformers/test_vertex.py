@@ -191,3 +191,33 @@ def test_missing_credentials_fail_at_config_load(monkeypatch, tmp_path):
     with pytest.raises(ConfigError) as caught:
         build_runtime(make_config([provider], {"default": "vx,gemini-2.5-pro"}))
     assert "not a service-account key file" in str(caught.value)
+
+
+async def test_token_requests_go_through_proxy_url(fake_upstream, ccr_server, tmp_path: Path):
+    """With PROXY_URL set, the token exchange goes out through the proxy like the Vertex calls:
+    neither host below resolves, so only a proxied request reaches them."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    endpoint = TokenEndpoint(key)
+    vertex = bearer_checked(replying(gemini_reply("via proxy")))
+
+    async def proxy(request: web.Request) -> web.StreamResponse:
+        if request.headers["Host"] == "oauth2.test.invalid":
+            return await endpoint.handle(request)
+        return await vertex(request)
+
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    file = tmp_path / "sa.json"
+    file.write_text(json.dumps({"type": "service_account", "project_id": "p", "private_key": pem,
+                                "client_email": "ccr@p.iam.gserviceaccount.com",
+                                "token_uri": "http://oauth2.test.invalid/token"}))
+    up = await fake_upstream(proxy, path="")
+    pair = await setup(fake_upstream, ccr_server, replying({}), model="gemini-2.5-pro",
+                       provider={"api_base_url": "http://vertex.test.invalid"}, PROXY_URL=up.url,
+                       use=[["vertex-gemini", {"credentials": str(file)}]])
+    message = await create_message(pair, messages=[{"role": "user", "content": "hi"}])
+    assert message.content[0].text == "via proxy" and len(endpoint.issued) == 1
+    hosts = [h["Host"] for h in up.recorder.headers]
+    assert hosts == ["oauth2.test.invalid", "vertex.test.invalid"]
+    assert up.recorder.paths == ["/token", "/v1/projects/p/locations/us-central1/publishers/google"
+                                           "/models/gemini-2.5-pro:generateContent"]

@@ -23,6 +23,8 @@ import json5
 
 from ccr.errors import ConfigError
 
+from . import extras
+
 __all__ = [
     "Config",
     "ProviderConfig",
@@ -290,6 +292,7 @@ def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None
         home=home or (path.parent if path is not None else config_home()),
     )
     _check_routes(config, problems)
+    problems.extend(extras.problems(data))
     if problems and not collect:
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}invalid config:\n  - " + "\n  - ".join(problems), problems)

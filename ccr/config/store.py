@@ -10,8 +10,10 @@ e.g. `config.json.2025-09-14T16-43-10-415Z.bak`) and only the newest `keep` back
 Writers in this process take a lock; writers in other processes (`ccr model`) take an
 advisory `flock` on `config.json.lock`.
 
-The file is written as plain JSON with two-space indents: JSON5 comments and formatting of the
-previous file survive only in its backup.
+The file is written as plain JSON with two-space indents. The first time ccr rewrites a file
+it did not write itself (a hand-written JSON5 file with comments), that file is kept for good as
+`config.json.original`; backups rotate, the original never does. A save whose content equals
+what the file already says (comments and formatting aside) writes nothing and rotates nothing.
 """
 
 from __future__ import annotations
@@ -27,17 +29,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import json5
+
 try:
     import fcntl
 except ImportError:  # Windows: the in-process lock and the atomic rename still hold
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["ConfigStore", "backup_name", "render"]
+__all__ = ["ConfigStore", "backup_name", "original_name", "render"]
 
 
 def render(raw: Mapping[str, Any]) -> str:
     """The text written for a config: JSON, two-space indents, non-ASCII kept readable."""
     return json.dumps(raw, indent=2, ensure_ascii=False) + "\n"
+
+
+def original_name(config_name: str) -> str:
+    """Where the user's own file is kept the first time ccr rewrites it."""
+    return f"{config_name}.original"
 
 
 def backup_name(config_name: str, now: datetime | None = None) -> str:
@@ -60,17 +69,40 @@ class ConfigStore:
                  if p.name.startswith(prefix) and p.is_file() and not p.is_symlink()]
         return sorted(found, key=lambda p: _age_key(p, len(prefix)), reverse=True)
 
-    def save(self, raw: Mapping[str, Any]) -> Path | None:
-        """Replace the config with `raw`; returns the backup of the previous file, if there was one.
+    @property
+    def original(self) -> Path:
+        return self.path.with_name(original_name(self.path.name))
 
+    def save(self, raw: Mapping[str, Any], *, keep: int | None = None) -> Path | None:
+        """Replace the config with `raw`; returns the backup of the previous file, if one was made
+        (None too when nothing changed and nothing was written).
+
+        `keep` (default: the store's) is how many backups stay: the new file's CONFIG_BACKUPS.
         Blocking (file I/O and fsync): call it from a thread in async code.
         """
+        keep = self.keep if keep is None else keep
         text = render(raw)
         with self._lock, self._file_lock():
-            backup = self._backup()
+            previous = _read(self.path)
+            if previous is not None and _same_content(previous, raw):
+                return None
+            if previous is not None and previous != text.encode("utf-8"):
+                self._keep_original(previous)
+            backup = self._backup(previous) if keep > 0 else None
             _atomic_write(self.path, text.encode("utf-8"), mode=_mode_of(self.path))
-            self._prune()
+            self._prune(keep)
         return backup
+
+    def _keep_original(self, previous: bytes) -> None:
+        """A file ccr did not write (comments, its own layout) is kept once, never rotated."""
+        if self.original.exists():
+            return
+        try:
+            ours = render(json.loads(previous)).encode("utf-8") == previous
+        except ValueError:
+            ours = False
+        if not ours:
+            _atomic_write(self.original, previous, mode=0o600)
 
     @contextlib.contextmanager
     def _file_lock(self) -> Iterator[None]:
@@ -86,10 +118,8 @@ class ConfigStore:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _backup(self) -> Path | None:
-        try:
-            previous = self.path.read_bytes()
-        except FileNotFoundError:
+    def _backup(self, previous: bytes | None) -> Path | None:
+        if previous is None:
             return None
         now = datetime.now(UTC)
         target = self.path.with_name(backup_name(self.path.name, now))
@@ -100,10 +130,29 @@ class ConfigStore:
         _atomic_write(target, previous, mode=0o600)
         return target
 
-    def _prune(self) -> None:
-        for old in self.backups()[self.keep:]:
+    def _prune(self, keep: int) -> None:
+        for old in self.backups()[keep:]:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _same_content(previous: bytes, raw: Mapping[str, Any]) -> bool:
+    """The file already says `raw` (JSON5 comments and layout aside)."""
+    try:
+        text = previous.decode("utf-8")
+        try:
+            return bool(json.loads(text) == raw)
+        except ValueError:
+            return bool(json5.loads(text) == raw)  # slower; only for hand-written files
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
 
 
 def _age_key(path: Path, skip: int) -> tuple[str, int]:

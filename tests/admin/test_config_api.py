@@ -182,3 +182,48 @@ async def test_get_after_the_file_was_broken_by_hand_shows_the_running_config(ad
     assert (await admin.call("POST", "/api/config", json_body=raw))[0] == 200
     [backup] = [p for p in admin.home.iterdir() if p.name.endswith(".bak")]
     assert backup.read_text() == "{ broken"
+
+
+async def test_a_save_that_changes_nothing_writes_nothing(admin_server):
+    """Same content (comments and layout aside): no write, no backup rotated, the file untouched."""
+    text = '// my comment\n{Providers: [{name: "fake", api_base_url: "http://127.0.0.1:9/v1/chat/completions",' \
+           ' api_key: "sk-x", models: ["gpt-test", "gpt-other"]}], Router: {default: "fake,gpt-test"},}\n'
+    admin = await admin_server({}, text=text)
+    raw = json5.loads(text)
+    for _ in range(3):
+        status, body, _ = await admin.call("POST", "/api/config", json_body=raw)
+        assert status == 200, body
+    assert admin.path.read_text() == text
+    assert not [p for p in admin.home.iterdir() if p.name.endswith((".bak", ".original"))]
+
+
+async def test_the_hand_written_original_survives_every_rotation(admin_server):
+    text = '// keep me forever\n{Providers: [], Router: {}}\n'
+    admin = await admin_server({}, text=text)
+    for i in range(6):
+        status, body, _ = await admin.call("POST", "/api/config", json_body=good(model=f"m{i}"))
+        assert status == 200, body
+    assert (admin.home / "config.json.original").read_text() == text
+    assert (admin.home / "config.json.original").stat().st_mode & 0o777 == 0o600
+    assert len([p for p in admin.home.iterdir() if p.name.endswith(".bak")]) == 3
+    # a file ccr wrote itself is not an "original": it is not copied again
+    assert (admin.home / "config.json.original").read_text() == text
+
+
+@pytest.mark.parametrize("count", [0, 1, 5])
+async def test_config_backups_sets_how_many_backups_stay(admin_server, count):
+    admin = await admin_server(good(CONFIG_BACKUPS=count))
+    for i in range(7):
+        status, body, _ = await admin.call("POST", "/api/config", json_body=good(model=f"m{i}", CONFIG_BACKUPS=count))
+        assert status == 200, body
+    assert len([p for p in admin.home.iterdir() if p.name.endswith(".bak")]) == count
+
+
+@pytest.mark.parametrize("value", [-1, 101, "many", True])
+async def test_a_bad_config_backups_is_refused(admin_server, value):
+    admin = await admin_server(good())
+    before = admin.path.read_bytes()
+    status, body, _ = await admin.call("POST", "/api/config", json_body=good(CONFIG_BACKUPS=value))
+    assert status == 400
+    assert any(p.startswith("CONFIG_BACKUPS") for p in body["error"]["problems"]), body
+    assert admin.path.read_bytes() == before

@@ -46,7 +46,10 @@ def register(commands: Any) -> None:
         description="Start the service if it is not running, then run Claude Code with its environment "
                     "pointing at ccr. Every argument after `code` goes to Claude Code unchanged "
                     "(`ccr code -- --help` shows Claude Code's own help). The exit status is Claude Code's.",
-        epilog='examples:  ccr code    ccr code -p "explain this repo" --output-format json')
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='examples:\n  ccr code\n  ccr code -p "explain this repo" --output-format json\n\n'
+               'as root, Claude Code refuses --dangerously-skip-permissions: set IS_SANDBOX=1 in a\n'
+               'container or sandbox, or allow tools one by one with --allowedTools "Read,Edit,Bash"')
     code.add_argument("args", nargs="*", metavar="ARGS", help="arguments for Claude Code")
     code.set_defaults(func=lambda args: run(args.args))
 

@@ -36,8 +36,9 @@ def register(commands: Any) -> None:
     model = commands.add_parser(
         "model", help="show the routes, or set one: ccr model set ROUTE PROVIDER,MODEL",
         description="Show which provider,model serves each route; on a terminal, pick one to change.",
-        epilog="examples:  ccr model    ccr model set default deepseek,deepseek-chat    "
-               "ccr model set think none    ccr model set longContextThreshold 80000")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  ccr model\n  ccr model set default deepseek,deepseek-chat\n"
+               "  ccr model set think none\n  ccr model set longContextThreshold 80000")
     model.add_argument("--config", help="config file (default: the running service's)")
     model.set_defaults(func=run_show)
     actions = model.add_subparsers(dest="action", metavar="ACTION")
@@ -157,6 +158,7 @@ def _apply(path: Path, raw: dict[str, Any], found: daemon.Probe, route: str, val
         _apply_live(path, new, found)
         print(f"{route}: {shown} (saved to {path}; the running service uses it now)")
         return 0
+    from ccr.config.extras import config_backups
     from ccr.config.store import ConfigStore
     from ccr.proxy.runtime import (
         validate_raw,  # imports every transformer: only when needed
@@ -166,7 +168,7 @@ def _apply(path: Path, raw: dict[str, Any], found: daemon.Probe, route: str, val
         validate_raw(new, path=path)
     except ConfigError as exc:
         raise CLIError(exc.message) from None
-    backup = ConfigStore(path).save(new)
+    backup = ConfigStore(path).save(new, keep=config_backups(new))
     print(f"{route}: {shown} (saved to {path}" + (f"; previous file in {backup.name})" if backup else ")"))
     return 0
 

@@ -15,6 +15,7 @@ from ccr.config import read_raw
 from ccr.errors import ConfigError
 from ccr.service_record import DAEMON_FLAG, PID_FILE
 
+from . import first_run
 from .common import CLIError, config_file, home
 
 __all__ = ["register"]
@@ -63,10 +64,14 @@ def _address_options(parser: argparse.ArgumentParser) -> None:
 def run_start(args: argparse.Namespace) -> int:
     if args.foreground:
         return _foreground(args)
+    path = config_file(args.config)
+    existed = path.exists()
     found, started = daemon.start(home(), config=args.config, host=args.host, port=args.port)
     assert found.record is not None
     if started:
         print(f"ccr is running at {found.record.url} (pid {found.pid})")
+        for line in first_run.after_start(path, found.record.url, wrote_config=not existed):
+            print(line)
         return 0
     print(f"ccr is already running at {found.record.url} (pid {found.pid})")
     if args.config or args.host or args.port:
@@ -109,6 +114,14 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_restart(args: argparse.Namespace) -> int:
+    running = daemon.probe(home())
+    path = config_file(args.config, running)
+    problems = first_run.check(path)  # before stopping anything: a bad file leaves the service up
+    if problems:
+        left = (f"the running service (pid {running.pid}) was left as it is"
+                if running.state in ("running", "unresponsive") else "nothing was started")
+        raise CLIError(f"not restarted: {path} has problems; {left}:\n"
+                       + "\n".join(f"  - {p}" for p in problems), 2)
     before, after = daemon.restart(home(), config=args.config, host=args.host, port=args.port)
     if before.state in ("running", "unresponsive"):
         print(f"ccr stopped (pid {before.pid})")
@@ -213,4 +226,6 @@ def _text(r: dict[str, Any]) -> str:
     lines += [f"  {k + ':' if k else '':<11}{v}" for k, v in rows]
     if not r["running"] and r["state"] != "unresponsive":
         lines.append("  start it with `ccr start`")
+    elif r["running"]:
+        lines += [f"  {line}" for line in first_run.next_step(r["providers"], r["url"], r["config"])]
     return "\n".join(lines)

@@ -28,6 +28,7 @@ from aiohttp import web
 
 from ccr import __version__
 from ccr.config import read_raw
+from ccr.config.extras import config_backups
 from ccr.config.store import ConfigStore
 from ccr.errors import ConfigError, RequestError
 from ccr.execution.claude import CLAUDE_PROBE, ClaudeProbe
@@ -86,7 +87,7 @@ async def post_config(request: web.Request) -> web.Response:
         validate_raw(raw, home=request.app[RUNTIME].config.home)
     except ConfigError as exc:
         return _config_error(exc)
-    backup = await asyncio.to_thread(store.save, raw)
+    backup = await asyncio.to_thread(store.save, raw, keep=config_backups(raw))
     log.info("config saved", backup=backup.name if backup else None)
     return web.json_response({"success": True, "message": "Config saved successfully",
                               "backup": backup.name if backup else None})

@@ -78,9 +78,13 @@ export function formatBytes(n) {
   return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
 }
 
+/** "2026-11-22 01:44:38" in local time, the one format every page uses; unparsable as written. */
 export function formatTime(value) {
   const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? String(value ?? "") : date.toLocaleString();
+  if (value === null || value === undefined || Number.isNaN(date.getTime())) return String(value ?? "");
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
+    + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
 /** Pretty JSON for display and editing. */

@@ -121,15 +121,6 @@ export class LogsPanel {
   }
 }
 
-/** "2026-11-22 01:44:38" in local time; anything unparsable as written. */
-function logTime(value) {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return String(value);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} `
-    + `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
-}
-
 const MESSAGE_KEYS = ["event", "msg", "message"];
 const TIME_KEYS = ["timestamp", "time", "ts"];
 
@@ -151,7 +142,7 @@ function renderLine(line) {
   const message = take(MESSAGE_KEYS);
   const rest = Object.entries(record).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
   return h("div", { class: `log-line level-${level || "none"}`, title: text },
-    time !== undefined ? h("span", { class: "log-time" }, logTime(time)) : null,
+    time !== undefined ? h("span", { class: "log-time" }, formatTime(time)) : null,
     level ? h("span", { class: "log-level" }, level) : null,
     message !== undefined ? h("span", { class: "log-msg" }, String(message)) : null,
     rest.length ? h("span", { class: "log-rest" }, rest.join(" ")) : null);

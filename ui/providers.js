@@ -54,7 +54,8 @@ export class ProvidersPanel {
           h("button", { type: "button", class: "ghost small danger", "data-action": "delete",
             onclick: () => this.remove(index) }, "Delete"))),
       h("dl", {},
-        h("dt", {}, "URL"), h("dd", { class: "mono url" }, String(p.api_base_url ?? p.baseUrl ?? "")),
+        h("dt", {}, "URL"), h("dd", { class: "mono url", title: String(p.api_base_url ?? p.baseUrl ?? "") },
+          String(p.api_base_url ?? p.baseUrl ?? "")),
         h("dt", {}, "API key"), h("dd", { class: "mono key" }, maskKey(p.api_key ?? p.api_keys ?? "")),
         h("dt", {}, "Models"),
         h("dd", { class: "chips" }, models.length ? models.map((m) => h("span", { class: "chip" }, String(m)))

@@ -1,5 +1,6 @@
 // The whole config as JSON. "Apply" replaces the draft (so the other tabs show it); Save
-// applies pending edits first. JSON5 comments are not kept once the config is saved from here.
+// applies pending edits first. A save writes plain JSON; the
+// hand-written original is kept as config.json.original.
 
 import { h, mount, pretty } from "./dom.js";
 
@@ -25,7 +26,7 @@ export class RawPanel {
         h("button", { type: "button", class: "ghost", onclick: () => this.format() }, "Format"),
         h("button", { type: "button", id: "raw-apply", onclick: () => this.apply() }, "Apply to form")),
       h("p", { class: "hint" }, "The whole config file. $VAR references stay references. "
-        + "Comments in a JSON5 file are not kept when you save from the UI (the previous file is backed up)."),
+        + "A save writes plain JSON: your hand-written file is kept as config.json.original, earlier versions as backups."),
       this.text, this.status);
   }
 

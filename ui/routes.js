@@ -19,6 +19,11 @@ export class RouterPanel {
     this.store = store;
   }
 
+  /** Drawn anew each time the tab opens: providers added or deleted since are offered or gone. */
+  shown() {
+    this.render();
+  }
+
   render() {
     const router = this.store.router();
     const choices = this.store.routeChoices;

@@ -44,7 +44,8 @@ export class StatsPanel {
     if (!version || typeof version !== "object") { this.about.textContent = parts.join(" · "); return; }
     const ccr = version.api_version ?? version.version;
     if (ccr) parts.push(`ccr ${ccr}`);
-    if ("claude_code_version" in version) parts.push(`Claude Code ${version.claude_code_version ?? "not installed"}`);
+    if ("claude_code_version" in version) parts.push(version.claude_code_version ? `Claude Code ${version.claude_code_version}`
+      : "Claude Code not found on the PATH of ccr's service (set CLAUDE_PATH in Settings)");
     this.about.textContent = parts.join(" · ");
   }
 
@@ -62,8 +63,8 @@ export class StatsPanel {
       h("thead", {}, h("tr", {}, ["Provider", "Model", "Requests", "Errors", "Input tokens", "Output tokens",
         "Cache read", "Latency p50 / p99", "First byte p50 / p99"].map((label) => h("th", {}, label)))),
       h("tbody", {}, rows.map((row) => h("tr", { dataset: { provider: String(row.provider ?? "") } },
-        h("td", {}, String(row.provider ?? "")),
-        h("td", { class: "mono" }, String(row.model ?? "")),
+        h("td", {}, row.provider ? String(row.provider) : "(not routed)"),
+        h("td", { class: "mono" }, row.model ? String(row.model) : "—"),
         h("td", { class: "n" }, num(row.requests)),
         h("td", { class: "n" }, errors(row.errors)),
         h("td", { class: "n" }, num(row.input_tokens)),

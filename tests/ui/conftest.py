@@ -1,13 +1,17 @@
-"""Fixtures for the browser tests: headless Chromium over CDP, and ccr started from a real
-config file with a fake OpenAI-compatible provider behind it.
+"""Fixtures for the browser tests: Debian's Chromium driven by Playwright, and ccr started from
+a real config file with a fake OpenAI-compatible provider behind it.
 
     ui = await ui_server({"Providers": [...], "Router": {...}})
     await page.goto(ui.url + "/ui/")
     assert ui.saved()["Router"]["default"] == "fake,gpt-test"
+    assert page_errors == []          # uncaught exceptions and console errors (CSP, failed loads)
+
+Playwright runs the system Chromium (CCR_TEST_CHROMIUM): no browser is downloaded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -22,7 +26,7 @@ from aiohttp import web
 from ccr.config import load
 from ccr.logs.setup import Logging
 
-from .cdp import Browser, Page
+from playwright.async_api import Browser, Page, async_playwright
 
 
 @pytest.fixture
@@ -39,18 +43,59 @@ def chromium() -> str:
     return found
 
 
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".cache" / "ui-screenshots"
+
+
 @pytest.fixture
 async def browser(chromium: str) -> AsyncIterator[Browser]:
-    async with Browser.launch(chromium) as b:
-        yield b
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
 
 
 @pytest.fixture
-async def page(browser: Browser) -> Page:
-    page = await browser.new_page()
-    await page.send("Emulation.setDeviceMetricsOverride",
-                    {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
-    return page
+def page_errors() -> list[str]:
+    """What went wrong in the page: uncaught exceptions and console.error (CSP, failed loads)."""
+    return []
+
+
+@pytest.fixture
+async def page(browser: Browser, page_errors: list[str]) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    page.on("pageerror", lambda exc: page_errors.append(f"uncaught: {exc}"))
+    page.on("console", lambda msg: page_errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    yield page
+    await context.close()
+
+
+async def wait_for(page: Page, predicate: str, timeout: float = 15.0) -> Any:
+    """Poll the JavaScript expression until it is truthy (a throw counts as false); its value.
+
+    Not `page.wait_for_function`: it polls with eval() inside the page, which the UI's CSP
+    (no 'unsafe-eval') forbids; `page.evaluate` goes through the DevTools protocol instead.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    guarded = f"(() => {{ try {{ return ({predicate}); }} catch {{ return false; }} }})()"
+    while True:
+        value = await page.evaluate(guarded)
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still false after {timeout:.0f}s: {predicate}")
+        await asyncio.sleep(0.05)
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save the page to .cache/ui-screenshots/NAME.png (kept for a person to look at)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 @dataclass
@@ -111,5 +156,5 @@ async def provider(fake_upstream: Any) -> Any:
 async def open_ui(page: Page, url: str, tab: str = "") -> None:
     """Open the UI (at /ui, which redirects to /ui/) on `tab`; wait for the app or the login form."""
     await page.goto(url + ("/ui/#" + tab if tab else "/ui"))
-    await page.wait_for("document.querySelector('#app:not([hidden]) .panel:not([hidden]) h2')"
-                        " || document.querySelector('#login:not([hidden])')")
+    await wait_for(page, "document.querySelector('#app:not([hidden]) .panel:not([hidden]) h2')"
+                         " || document.querySelector('#login:not([hidden])')")

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+from aiohttp import web
 
 from ccr.server.keys import RUNTIME
 
-from .cdp import Page
-from .conftest import open_ui
+from playwright.async_api import Page
+
+from .conftest import chat_reply, open_ui, wait_for
 
 
 def two_providers(url: str) -> dict[str, Any]:
@@ -33,7 +35,7 @@ def two_providers(url: str) -> dict[str, Any]:
 
 
 async def text(page: Page, selector: str = "body") -> str:
-    return await page.text(selector)
+    return await page.inner_text(selector)
 
 
 async def wait_notice(page: Page, kind: str, containing: str = "") -> str:
@@ -46,18 +48,18 @@ async def wait_notice(page: Page, kind: str, containing: str = "") -> str:
                  "document.querySelector('.notice.error').innerText)"
     else:
         wanted = wanted.replace("'ok:'", "'error:'")
-    outcome, _, message = (await page.wait_for(wanted)).partition(":")
+    outcome, _, message = (await wait_for(page, wanted)).partition(":")
     assert outcome == kind, message
     return message
 
 
-async def test_page_loads_with_config_and_no_console_errors(page, ui_server, provider, monkeypatch, tmp_path):
+async def test_page_loads_with_config_and_no_console_errors(page, page_errors, ui_server, provider, monkeypatch, tmp_path):
     """Providers and routes from the config appear; keys are masked; nothing errors."""
     monkeypatch.setenv("UI_TEST_KEY", "sk-from-environment-0123456789")
     ui = await ui_server(two_providers(provider.url))
     await open_ui(page, ui.url)
     assert await page.evaluate("location.pathname") == "/ui/"
-    await page.wait_for("document.querySelectorAll('.card.provider').length === 2")
+    await wait_for(page, "document.querySelectorAll('.card.provider').length === 2")
     body = await text(page)
     assert "fake" in body and "local" in body and "gpt-big" in body and "llama-small" in body
     assert "maxtoken" in body and "max_tokens=4096" in body
@@ -66,7 +68,7 @@ async def test_page_loads_with_config_and_no_console_errors(page, ui_server, pro
     assert "sk-from-environment" not in body             # and the environment's value never appears
 
     await page.click('[data-tab="router"]')
-    await page.wait_for("document.querySelector('#route-default')")
+    await wait_for(page, "document.querySelector('#route-default')")
     assert await page.evaluate("document.querySelector('#route-default').value") == "fake,gpt-test"
     assert await page.evaluate("document.querySelector('#route-background').value") == "local,llama-small"
     assert await page.evaluate("document.querySelector('#route-think').value") == ""
@@ -76,39 +78,40 @@ async def test_page_loads_with_config_and_no_console_errors(page, ui_server, pro
 
     for tab in ("settings", "transformers", "logs", "stats", "json", "providers"):
         await page.click(f'[data-tab="{tab}"]')
-        await page.wait_for(f"!document.querySelector('#tab-{tab}').hidden")
+        await wait_for(page, f"!document.querySelector('#tab-{tab}').hidden")
     assert await page.evaluate("document.documentElement.scrollWidth <= innerWidth")
-    shot = await page.screenshot(tmp_path / "providers.png")
+    shot = tmp_path / "providers.png"
+    await page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
-    assert page.errors == [], page.errors
+    assert page_errors == [], page_errors
 
 
-async def test_edit_route_and_save_keeps_every_other_key(page, ui_server, provider, monkeypatch):
+async def test_edit_route_and_save_keeps_every_other_key(page, page_errors, ui_server, provider, monkeypatch):
     """Changing one route writes exactly that change: unknown keys and $VARs stay (#749)."""
     monkeypatch.setenv("UI_TEST_KEY", "sk-from-environment-0123456789")
     original = two_providers(provider.url)
     ui = await ui_server(original)
     await open_ui(page, ui.url, "router")
     assert await page.evaluate("document.querySelector('#save').disabled")
-    await page.choose("#route-think", "fake,gpt-big")
-    await page.wait_for("!document.querySelector('#dirty').hidden")
+    await page.select_option("#route-think", "fake,gpt-big")
+    await wait_for(page, "!document.querySelector('#dirty').hidden")
     await page.click("#save")
     await wait_notice(page, "ok", "Config saved")
     expected = json.loads(json.dumps(original))
     expected["Router"]["think"] = "fake,gpt-big"
     assert ui.saved() == expected
     assert await page.evaluate("document.querySelector('#dirty').hidden")
-    assert page.errors == [], page.errors
+    assert page_errors == [], page_errors
 
 
-async def test_save_and_restart_applies_the_new_route(page, ui_server, provider, monkeypatch):
+async def test_save_and_restart_applies_the_new_route(page, page_errors, ui_server, provider, monkeypatch):
     """Save and restart: the next request is routed by what the user picked in the page."""
     monkeypatch.setenv("UI_TEST_KEY", "sk-from-environment-0123456789")
     ui = await ui_server(two_providers(provider.url))
     await open_ui(page, ui.url, "router")
-    await page.choose("#route-default", "fake,gpt-big")
+    await page.select_option("#route-default", "fake,gpt-big")
     await page.click("#save-restart")
-    await page.wait_for("document.querySelector('.notice.ok')?.innerText.includes('Restarted')")
+    await wait_for(page, "document.querySelector('.notice.ok')?.innerText.includes('Restarted')")
     assert ui.saved()["Router"]["default"] == "fake,gpt-big"
     assert ui.app[RUNTIME].config.router.default == "fake,gpt-big"
     async with anthropic.AsyncAnthropic(base_url=ui.url, api_key="unused") as client:
@@ -116,7 +119,7 @@ async def test_save_and_restart_applies_the_new_route(page, ui_server, provider,
                                              messages=[{"role": "user", "content": "ping"}])
     assert reply.content[0].text == "pong"
     assert provider.recorder.last["model"] == "gpt-big"
-    assert page.errors == [], page.errors
+    assert page_errors == [], page_errors
 
 
 async def test_bad_value_shows_the_servers_problems_and_leaves_the_file(page, ui_server, provider, monkeypatch):
@@ -126,7 +129,7 @@ async def test_bad_value_shows_the_servers_problems_and_leaves_the_file(page, ui
     before = ui.path.read_bytes()
     await open_ui(page, ui.url, "settings")
     await page.fill("#setting-PORT", "99999")
-    await page.choose("#setting-LOG_LEVEL", "debug")
+    await page.select_option("#setting-LOG_LEVEL", "debug")
     await page.click('[data-tab="router"]')
     await page.fill("#route-longContextThreshold", "-5")
     await page.click("#save")
@@ -155,11 +158,11 @@ async def test_add_and_edit_providers_in_the_dialog(page, ui_server, provider, m
     ui = await ui_server(two_providers(provider.url))
     await open_ui(page, ui.url)
     await page.click("#add-provider")
-    await page.wait_for("document.querySelector('dialog[open] form')")
+    await wait_for(page, "document.querySelector('dialog[open] form')")
     await page.fill("dialog[open] [name=name]", "fake")   # taken: refused in the dialog
     await page.fill("dialog[open] [name=api_base_url]", "https://api.example.com/v1/chat/completions")
     await page.click("dialog[open] [data-apply]")
-    assert "already called" in await page.wait_for("document.querySelector('dialog[open] .form-errors')?.innerText")
+    assert "already called" in await wait_for(page, "document.querySelector('dialog[open] .form-errors')?.innerText")
     await page.fill("dialog[open] [name=name]", "example")
     monkeypatch.setenv("EXAMPLE_KEY", "sk-example-0123456789")  # the server checks $VARs resolve
     await page.fill("dialog[open] [name=api_key]", "$EXAMPLE_KEY")
@@ -168,15 +171,15 @@ async def test_add_and_edit_providers_in_the_dialog(page, ui_server, provider, m
     await page.fill("dialog[open] .chain-name", "maxtoken")
     await page.fill("dialog[open] .chain-options", '{"max_tokens": 1000}')
     await page.click("dialog[open] [data-apply]")
-    await page.wait_for("!document.querySelector('dialog[open]') && document.querySelector('[data-provider=example]')")
+    await wait_for(page, "!document.querySelector('dialog[open]') && document.querySelector('[data-provider=example]')")
 
     # Rename "local": its route follows; keys the dialog does not show are kept.
     await page.click('[data-provider="local"] [data-action="edit"]')
-    await page.wait_for("document.querySelector('dialog[open] form')")
+    await wait_for(page, "document.querySelector('dialog[open] form')")
     assert await page.evaluate("document.querySelector('dialog[open] [name=api_key]').type") == "password"
     await page.fill("dialog[open] [name=name]", "ollama")
     await page.click("dialog[open] [data-apply]")
-    await page.wait_for("document.querySelector('[data-provider=ollama]')")
+    await wait_for(page, "document.querySelector('[data-provider=ollama]')")
     await page.click("#save")
     await wait_notice(page, "ok", "Config saved")
 
@@ -200,10 +203,10 @@ async def test_delete_a_provider_still_routed_to_is_refused_by_the_server(page, 
     before = ui.path.read_bytes()
     await open_ui(page, ui.url)
     await page.click('[data-provider="local"] [data-action="delete"]')
-    warning = await page.wait_for("document.querySelector('dialog[open]')?.innerText")
+    warning = await wait_for(page, "document.querySelector('dialog[open]')?.innerText")
     assert "background" in warning
     await page.click("dialog[open] [data-confirm]")
-    await page.wait_for("!document.querySelector('[data-provider=local]')")
+    await wait_for(page, "!document.querySelector('[data-provider=local]')")
     await page.click("#save")
     error = await wait_notice(page, "error")
     assert "Router.background" in error and "'local' does not exist" in error
@@ -218,7 +221,7 @@ async def test_raw_json_editor(page, ui_server, provider, monkeypatch):
     shown = json.loads(await page.evaluate("document.querySelector('#raw-json').value"))
     assert shown == two_providers(provider.url)
     await page.fill("#raw-json", "{ not json")
-    assert "Not valid JSON" in await page.text(".raw-status")
+    assert "Not valid JSON" in await page.inner_text(".raw-status")
     edited = dict(shown, API_TIMEOUT_MS=120000, ANOTHER_UNKNOWN=["x"])
     await page.fill("#raw-json", json.dumps(edited))
     await page.click("#save")
@@ -239,31 +242,31 @@ async def test_log_viewer(page, ui_server, provider, monkeypatch):
                                      messages=[{"role": "user", "content": "ping"}])
     ui.logging.flush()
     await open_ui(page, ui.url, "logs")
-    await page.wait_for("document.querySelector('[data-file=\"claude-code-router.log\"]')")
+    await wait_for(page, "document.querySelector('[data-file=\"claude-code-router.log\"]')")
     files = await page.evaluate("[...document.querySelectorAll('[data-file]')].map(b => b.dataset.file)")
     server_log = next(name for name in files if name.startswith("ccr-"))
     assert await page.evaluate("document.querySelector('[data-file].active').dataset.file") == server_log
-    await page.wait_for("[...document.querySelectorAll('.log-line')].some(l => l.innerText.includes('fake,gpt-test'))")
+    await wait_for(page, "[...document.querySelectorAll('.log-line')].some(l => l.innerText.includes('fake,gpt-test'))")
     assert "sk-literal-secret" not in await text(page, ".log-lines")
 
-    await page.choose("#log-level", "error")
-    await page.wait_for("document.querySelector('.log-lines').innerText.includes('No matching lines')")
-    await page.choose("#log-level", "")
+    await page.select_option("#log-level", "error")
+    await wait_for(page, "document.querySelector('.log-lines').innerText.includes('No matching lines')")
+    await page.select_option("#log-level", "")
     await page.fill("#log-search", "fake,gpt-test")
-    await page.press_enter()
-    await page.wait_for("document.querySelectorAll('.log-line').length > 0 && [...document.querySelectorAll('.log-line')]"
+    await page.keyboard.press("Enter")
+    await wait_for(page, "document.querySelectorAll('.log-line').length > 0 && [...document.querySelectorAll('.log-line')]"
                         ".every(l => l.innerText.includes('fake,gpt-test'))")
 
     await page.click('[data-file="claude-code-router.log"]')
-    await page.wait_for("document.querySelector('.log-lines').innerText.includes('default')")
+    await wait_for(page, "document.querySelector('.log-lines').innerText.includes('default')")
     await page.click("#log-clear")
     await page.click("dialog[open] [data-confirm]")
     await wait_notice(page, "ok")
     assert (Path(ui.app[RUNTIME].config.log_dir) / "claude-code-router.log").stat().st_size == 0
-    await page.wait_for("document.querySelector('.log-lines').innerText.includes('No matching lines')")
+    await wait_for(page, "document.querySelector('.log-lines').innerText.includes('No matching lines')")
 
 
-async def test_usage_panel(page, ui_server, provider, monkeypatch):
+async def test_usage_panel(page, page_errors, ui_server, provider, monkeypatch):
     """Usage shows a row per provider and model with its requests and tokens."""
     monkeypatch.setenv("UI_TEST_KEY", "sk-from-environment-0123456789")
     ui = await ui_server(two_providers(provider.url))
@@ -272,11 +275,11 @@ async def test_usage_panel(page, ui_server, provider, monkeypatch):
             await client.messages.create(model="claude-sonnet-5", max_tokens=50,
                                          messages=[{"role": "user", "content": "ping"}])
     await open_ui(page, ui.url, "stats")
-    row = await page.wait_for("document.querySelector('.stats tr[data-provider=fake]')?.innerText")
+    row = await wait_for(page, "document.querySelector('.stats tr[data-provider=fake]')?.innerText")
     cells = row.split("\t")
     assert cells[:3] == ["fake", "gpt-test", "2"]
     assert cells[4] == "24" and cells[5] == "6"   # 2 × 12 prompt tokens, 2 × 3 completion tokens
-    assert page.errors == [], page.errors
+    assert page_errors == [], page_errors
 
 
 async def test_login_with_apikey(page, ui_server, provider, monkeypatch):
@@ -290,20 +293,20 @@ async def test_login_with_apikey(page, ui_server, provider, monkeypatch):
     assert await page.evaluate("document.querySelector('#tab-providers').textContent") == ""
 
     await page.fill("#login-key", "wrong-key")
-    await page.press_enter()
-    await page.wait_for("document.querySelector('#login-error').innerText.includes('Invalid API key')")
+    await page.keyboard.press("Enter")
+    await wait_for(page, "document.querySelector('#login-error').innerText.includes('Invalid API key')")
     assert await page.evaluate("document.querySelector('#app').hidden")
     assert await page.evaluate("localStorage.getItem('ccr.apiKey')") is None
 
     await page.fill("#login-key", "ui-test-apikey-4242")
-    await page.press_enter()
-    await page.wait_for("document.querySelectorAll('.card.provider').length === 2")
+    await page.keyboard.press("Enter")
+    await wait_for(page, "document.querySelectorAll('.card.provider').length === 2")
     assert await page.evaluate("localStorage.getItem('ccr.apiKey')") == "ui-test-apikey-4242"
 
     await page.goto(ui.url + "/ui/")                      # the key is remembered
-    await page.wait_for("document.querySelectorAll('.card.provider').length === 2")
+    await wait_for(page, "document.querySelectorAll('.card.provider').length === 2")
     await page.click("#logout")
-    await page.wait_for("!document.querySelector('#login').hidden")
+    await wait_for(page, "!document.querySelector('#login').hidden")
     assert await page.evaluate("localStorage.getItem('ccr.apiKey')") is None
 
 
@@ -314,10 +317,51 @@ async def test_a_config_file_broken_by_hand_is_shown_as_running_and_can_be_fixed
     ui.path.write_text('{ "Providers": [ oops', encoding="utf-8")
     await open_ui(page, ui.url)
     assert "config file on disk has errors" in await wait_notice(page, "error")
-    await page.wait_for("document.querySelectorAll('.card.provider').length === 2")
+    await wait_for(page, "document.querySelectorAll('.card.provider').length === 2")
     await page.click('[data-tab="router"]')
-    await page.choose("#route-think", "fake,gpt-big")
+    await page.select_option("#route-think", "fake,gpt-big")
     await page.click("#save")
     await wait_notice(page, "ok", "Config saved")
     assert ui.saved()["Router"]["think"] == "fake,gpt-big"
     assert ui.saved()["MY_TEAM_SETTING"] == {"nested": [1, 2, {"deep": True}]}
+
+
+async def test_a_provider_added_is_offered_by_the_router_at_once(page, page_errors, ui_server, provider,
+                                                                 fake_upstream, monkeypatch):
+    """Add a provider, make it the default in Router (no save or restart in between), save and
+    restart: the next request goes to it. A deleted provider is no longer offered."""
+    monkeypatch.setenv("UI_TEST_KEY", "sk-from-environment-0123456789")
+
+    async def newcomer(request):
+        body = await request.json()
+        return web.json_response(chat_reply("from the new one", body.get("model", "")))
+
+    other = await fake_upstream(newcomer)
+    ui = await ui_server(two_providers(provider.url))
+    await open_ui(page, ui.url, "router")
+    choices = "[...document.querySelector('#route-default').options].map(o => o.value)"
+    assert "fresh,fresh-1" not in await page.evaluate(choices)
+    await page.click('[data-tab="providers"]')
+    await page.click("#add-provider")
+    await page.fill("dialog[open] [name=name]", "fresh")
+    await page.fill("dialog[open] [name=api_base_url]", other.url)
+    await page.fill("dialog[open] [name=models]", "fresh-1")
+    await page.click("dialog[open] [data-apply]")
+    await wait_for(page, "document.querySelector('[data-provider=fresh]')")
+    await page.click('[data-tab="router"]')
+    await wait_for(page, f"{choices}.includes('fresh,fresh-1')")
+    await page.select_option("#route-default", "fresh,fresh-1")
+    await page.click("#save-restart")
+    await wait_for(page, "document.querySelector('.notice.ok')?.innerText.includes('Restarted')")
+    async with anthropic.AsyncAnthropic(base_url=ui.url, api_key="unused") as client:
+        reply = await client.messages.create(model="claude-sonnet-5", max_tokens=50,
+                                             messages=[{"role": "user", "content": "ping"}])
+    assert reply.content[0].text == "from the new one"
+    assert other.recorder.last["model"] == "fresh-1"
+
+    await page.click('[data-tab="providers"]')
+    await page.click('[data-provider="fake"] [data-action="delete"]')
+    await page.click("dialog[open] [data-confirm]")
+    await page.click('[data-tab="router"]')
+    await wait_for(page, f"!{choices}.some(v => v.startsWith('fake,'))")
+    assert page_errors == [], page_errors

@@ -27,4 +27,5 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 export CCR_TEST_CHROMIUM="$(command -v chromium)"
 
+bash scripts/docs.sh
 exec .venv/bin/python -m pytest "$@"

@@ -1,5 +1,5 @@
 """The registry keeps its promises: each built-in's options schema says what its constructor
-takes, every built-in has a test that uses it, and the README's plugin example runs."""
+takes, every built-in has a test that uses it, and the documented plugin example runs."""
 
 from __future__ import annotations
 
@@ -56,9 +56,9 @@ def test_names_are_unique_and_each_builtin_is_used_by_a_test():
 
 
 def readme_plugin() -> str:
-    readme = (ROOT / "README.md").read_text()
-    found = re.search(r"```python\n# ~/.claude-code-router/plugins/shout\.py\n(.*?)```", readme, re.S)
-    assert found, "README: the custom transformer example (plugins/shout.py) is missing"
+    page = (ROOT / "docs" / "transformers.md").read_text()
+    found = re.search(r"```python\n# ~/.claude-code-router/plugins/shout\.py\n(.*?)```", page, re.S)
+    assert found, "docs/transformers.md: the custom transformer example (plugins/shout.py) is missing"
     return found.group(1)
 
 

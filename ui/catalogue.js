@@ -44,7 +44,7 @@ export class CataloguePanel {
     if (this.catalogue === null) {
       return h("p", { class: "error" }, `The catalogue could not be loaded: ${this.error ?? "not loaded yet"}`);
     }
-    return h("table", { class: "table catalogue" },
+    return h("div", { class: "table-wrap" }, h("table", { class: "table catalogue" },
       h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Kind"), h("th", {}, "Origin"), h("th", {}, "Endpoint"),
         h("th", {}, "Options"))),
       h("tbody", {}, this.catalogue.map((t) => h("tr", { dataset: { transformer: String(t.name) } },
@@ -52,7 +52,7 @@ export class CataloguePanel {
         h("td", {}, t.dialect === undefined ? "" : t.dialect ? "dialect" : "adjuster"),
         h("td", {}, String(t.origin ?? "")),
         h("td", { class: "mono" }, t.endpoint ? String(t.endpoint) : "—"),
-        h("td", {}, describeOptions(t.options_schema))))));
+        h("td", {}, describeOptions(t.options_schema)))))));
   }
 
   pluginsEditor() {

@@ -8,8 +8,9 @@ import { ProvidersPanel } from "./providers.js";
 import { RawPanel } from "./raw.js";
 import { RouterPanel } from "./routes.js";
 import { SettingsPanel } from "./settings.js";
-import { StatsPanel } from "./stats.js";
 import { Store } from "./store.js";
+import { TasksPanel } from "./tasks.js";
+import { UsagePanel } from "./usage.js";
 
 const $ = (id) => document.getElementById(id);
 const HEALTH_POLLS = 40;
@@ -47,13 +48,13 @@ const panels = {
   settings: new SettingsPanel($("tab-settings"), store),
   transformers: catalogue,
   logs: new LogsPanel($("tab-logs"), notify),
-  stats: new StatsPanel($("tab-stats")),
+  stats: new UsagePanel($("tab-stats")),
+  tasks: new TasksPanel($("tab-tasks"), notify),
   json: new RawPanel($("tab-json"), store, notify),
 };
 const CONFIG_PANELS = ["providers", "router", "settings", "transformers", "json"];
 let current = null;
-panels.logs.render();
-panels.stats.render();
+for (const name of ["logs", "stats", "tasks"]) panels[name].render();
 
 store.addEventListener("reload", () => CONFIG_PANELS.forEach((name) => panels[name].render()));
 /** Unsaved: the draft differs from the file, or the raw editor holds text not applied yet. */

@@ -23,6 +23,13 @@ const SETTINGS = [
   { key: "CLAUDE_PATH", label: "Claude Code path", kind: "text", placeholder: "claude" },
   { key: "NON_INTERACTIVE_MODE", label: "Non-interactive mode", kind: "bool",
     hint: "For CI and scripts: ccr code sets the variables Claude Code needs to run without a TTY." },
+  { key: "CONFIG_BACKUPS", label: "Config backups kept", kind: "int", placeholder: "3",
+    hint: "Timestamped copies of the previous config kept by each save (0: none)." },
+  { key: "INSPECTOR", label: "Request inspector", kind: "bool",
+    hint: "Keep the last requests' bodies for the Inspector page (default: off). Takes a restart." },
+  { key: "INSPECTOR_MAX_REQUESTS", label: "Inspector: requests kept", kind: "int", placeholder: "50" },
+  { key: "INSPECTOR_MAX_BYTES", label: "Inspector: bytes kept", kind: "int", placeholder: "8388608",
+    hint: "All bodies together; the oldest requests go first." },
 ];
 const STRUCTURE = new Set(["Providers", "providers", "Router", "transformers"]);
 

@@ -109,7 +109,8 @@ def test_the_files_need_no_inline_code_and_load_nothing_from_elsewhere():
     markup.feed(files["index.html"].body.decode())
     assert markup.problems == []
     html = files["index.html"].body.decode()
-    assert re.findall(r'(?:src|href)="([^"#][^"]*)"', html) == ["favicon.svg", "style.css", "main.js", "favicon.svg"]
+    assert re.findall(r'(?:src|href)="([^"#][^"]*)"', html) == [
+        "favicon.svg", "vendor/uPlot.min.css", "style.css", "main.js", "favicon.svg"]
     for name, file in files.items():
         text = file.body.decode()
         if name.endswith(".js"):

@@ -143,7 +143,8 @@ export class UsagePanel {
       ? Object.values(value).reduce((a, b) => a + b, 0) : value);
     mount(this.table, h("table", { class: "table stats", id: "usage-table" },
       h("thead", {}, h("tr", {}, [by === "model" ? "Model" : "Provider", "Requests", "Errors", "Fallbacks",
-        "Input tokens", "Output tokens", "Cache read", "Cost", "Latency (avg)"].map((text) => h("th", { scope: "col" }, text)))),
+        "Input tokens", "Output tokens", "Cache read", "Cost", "Latency (avg)"].map((text, i) =>
+        h("th", { scope: "col", class: i ? "n" : null }, text)))),
       h("tbody", {}, rows.map((row) => h("tr", { dataset: { key: String(row.key ?? "") } },
         h("th", { scope: "row", class: "mono" }, label(row, by)),
         h("td", { class: "n" }, num(row.requests)),

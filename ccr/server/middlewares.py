@@ -53,7 +53,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(exc, RateLimitError | UpstreamError) and retry_after:
             headers["retry-after"] = str(retry_after)
-        if exc.status >= 500:
+        if exc.status >= 500 and not isinstance(exc, UpstreamError):  # the request line says it already
             log.warning("request failed", status=exc.status, error=exc.message)
         return error_response(exc.status, exc.error_type, exc.message, headers)
     except web.HTTPException as exc:

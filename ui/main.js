@@ -75,6 +75,7 @@ function showTab(name) {
   if (current && current !== name) panels[current].hidden?.();
   for (const tab of document.querySelectorAll("[data-tab]")) {
     tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+    if (tab.dataset.tab === name) tab.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
   for (const [key] of Object.entries(panels)) $(`tab-${key}`).hidden = key !== name;
   const changed = current !== name;

@@ -55,6 +55,7 @@ async def test_a_task_streams_its_output_and_is_cancelled(page, page_errors, ui_
     await wait_for(page, "document.querySelector('#task-output')?.innerText.includes('[init]')", timeout=60)
     await asyncio.wait_for(model.hung.wait(), 60)
     assert await page.inner_text("#task-status") == "running"
+    await screenshot(page, "desktop-task-running")
     await page.click("#task-cancel")
     await wait_for(page, "document.querySelector('#task-status')?.innerText === 'cancelled'", timeout=60)
     model.release.set()

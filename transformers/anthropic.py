@@ -15,11 +15,22 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .base import Context, Json, Transformer, Upstream
+from .hub import drop_ccr_thinking
 
-__all__ = ["Anthropic", "FORWARDED_HEADERS"]
+__all__ = ["Anthropic", "FORWARDED_HEADERS", "admit_anthropic"]
 
 FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta", "user-agent", "x-app",
                      "x-claude-code-session-id")
+
+
+def admit_anthropic(body: Json) -> Json:
+    """Thinking that ccr made from another provider's reasoning carries a signature Anthropic
+    rejects (400 "invalid signature"): those blocks stay behind; real signatures go on."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return body
+    kept = drop_ccr_thinking(messages)
+    return body if kept is messages else {**body, "messages": kept}
 
 
 class Anthropic(Transformer):
@@ -36,6 +47,9 @@ class Anthropic(Transformer):
 
     def __init__(self, *, UseBearer: bool = False) -> None:  # noqa: N803 (claude-code-router's name)
         self.use_bearer = UseBearer
+
+    def admit(self, body: Json, ctx: Context) -> Json:
+        return admit_anthropic(body)
 
     async def request(self, up: Upstream, ctx: Context) -> Upstream:
         headers = dict(up.headers)

@@ -6,6 +6,11 @@ A transformer sees three things, each optional to override (the defaults pass da
     response(body, ctx)     -> dict            a whole (non-streamed) reply
     stream(chunks, ctx)     -> async iterator  a streamed reply, one parsed event at a time
 
+and a dialect one more, which runs before every other step of its chain:
+
+    admit(body, ctx)        -> dict            the client's body without what the provider
+                                               cannot take (so what adjusters add survives)
+
 Between ccr and the transformers, requests and replies are in the *unified* shape: OpenAI chat
 completions (`messages`, `tools`, `choices[].delta` ...) plus a few fields every dialect
 understands (`reasoning` on the request, `thinking: {content, signature}` on messages and
@@ -125,6 +130,11 @@ class Transformer:
     #: JSON schema of the options, if the transformer declares one (shown by the API).
     options_schema: ClassVar[Json | None] = None
 
+    def admit(self, body: Json, ctx: Context) -> Json:
+        """Dialects: the client's body without what this provider cannot take. It runs first,
+        before the adjusters, so what they add is never dropped; return a copy when changing."""
+        return body
+
     async def request(self, up: Upstream, ctx: Context) -> Upstream:
         return up
 
@@ -145,11 +155,13 @@ def _overrides(step: Transformer, hook: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """Steps in config order: provider `use` first, then the model's `use`.
+    """Steps in config order: provider `use` first, then the model's `use`, the dialect last.
 
-    Requests pass the steps left to right; replies (whole or streamed) pass them right to left,
-    so the step nearest the wire on the way out is the first to see the reply (onion order).
-    Steps that leave a hook alone cost nothing on that path.
+    A request is first admitted by the dialect (what the client sent that the provider cannot
+    take is dropped), then passes the steps left to right, the dialect's translation last.
+    Replies (whole or streamed) pass them right to left, so the step nearest the wire on the
+    way out is the first to see the reply (onion order). Steps that leave a hook alone cost
+    nothing on that path.
     """
 
     steps: tuple[Transformer, ...]
@@ -172,10 +184,13 @@ class Chain:
         return tuple(step.name for step in self.steps)
 
     def touches(self, hook: str) -> bool:
-        """Does any step override `hook` ("request", "response" or "stream")?"""
+        """Does any step override `hook` ("admit", "request", "response" or "stream")?"""
         return any(_overrides(step, hook) for step in self.steps)
 
     async def request(self, up: Upstream, ctx: Context) -> Upstream:
+        dialect = self.dialect
+        if dialect is not None and _overrides(dialect, "admit"):
+            up = replace(up, body=dialect.admit(up.body, ctx))
         for step in self.steps:
             if _overrides(step, "request"):
                 up = await step.request(up, ctx)

@@ -67,6 +67,11 @@ class OpenAI(Transformer):
         self.include_usage = include_usage
         self.reasoning_effort = reasoning_effort
 
+    def admit(self, body: Json, ctx: Context) -> Json:
+        """OpenAI's API has no `top_k`: the client's is dropped (an adjuster may add one for a
+        server that takes it, e.g. vLLM or SGLang)."""
+        return {k: v for k, v in body.items() if k != "top_k"} if "top_k" in body else body
+
     async def request(self, up: Upstream, ctx: Context) -> Upstream:
         body = dict(up.body)
         names: dict[str, str] = {}
@@ -80,7 +85,6 @@ class OpenAI(Transformer):
         if names:
             ctx.state["tool_names"] = names
         self.reasoning(body)
-        body.pop("top_k", None)
         if body.get("stream") and self.include_usage:
             body["stream_options"] = {"include_usage": True}
         return Upstream(up.url, body, up.headers)

@@ -16,6 +16,7 @@ import os
 from typing import ClassVar
 
 from ._google_auth import ServiceAccount, TokenSource
+from .anthropic import admit_anthropic
 from .base import Context, Json, Transformer, Upstream
 from .gemini import Gemini
 
@@ -52,9 +53,10 @@ class _Vertex:
             raise ValueError(f"{name} needs a service-account key: set GOOGLE_APPLICATION_CREDENTIALS "
                              'or the option "credentials" to the JSON file\'s path')
         account = ServiceAccount.load(path)
-        self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or account.project_id
-        if not self.project:
+        resolved = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or account.project_id
+        if not resolved:
             raise ValueError(f'{name} needs a project: set the option "project" or GOOGLE_CLOUD_PROJECT')
+        self.project: str = resolved
         self.location = location or os.environ.get("GOOGLE_CLOUD_LOCATION") or self.default_location
         self.tokens = TokenSource(account)
 
@@ -86,6 +88,9 @@ class VertexClaude(_Vertex, Transformer):
     def __init__(self, *, project: str | None = None, location: str | None = None,
                  credentials: str | None = None) -> None:
         self._setup(self.name, project, location, credentials)
+
+    def admit(self, body: Json, ctx: Context) -> Json:
+        return admit_anthropic(body)
 
     async def request(self, up: Upstream, ctx: Context) -> Upstream:
         body = {k: v for k, v in up.body.items() if k != "model"}

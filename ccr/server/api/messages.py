@@ -50,7 +50,6 @@ from ccr.server.middlewares import REQUEST_ID
 from ccr.sse import SSEDecoder, encode_event, event_boundary
 from ccr.transformers import Chain, Context, Upstream
 from ccr.transformers.anthropic import FORWARDED_HEADERS
-from ccr.transformers.hub import drop_ccr_thinking
 
 __all__ = ["routes", "STATS"]
 
@@ -163,10 +162,8 @@ async def _build_upstream(ex: Exchange) -> Upstream:
     if not ex.chain.native:
         return await prepare_upstream(ex.chain, ex.ctx, to_unified(ex.body, ex.route.model))
     headers = {name: ex.request.headers[name] for name in FORWARDED_HEADERS if name in ex.request.headers}
-    # Thinking that ccr made from another provider's reasoning carries a signature that
-    # Anthropic would reject (400 "invalid signature"): leave those blocks out.
-    body = {**ex.body, "model": ex.route.model, "messages": drop_ccr_thinking(ex.body["messages"])}
-    return await prepare_upstream(ex.chain, ex.ctx, body, headers)
+    # The dialect's admit step leaves out thinking that ccr signed (Anthropic rejects it).
+    return await prepare_upstream(ex.chain, ex.ctx, {**ex.body, "model": ex.route.model}, headers)
 
 
 async def _image_agent(ex: Exchange, agent: image_agent.ImageAgent) -> web.StreamResponse:

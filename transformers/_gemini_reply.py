@@ -75,7 +75,9 @@ def _call(part: Json) -> Json:
 
 def from_gemini(body: Json, model: str) -> Json:
     candidate = _candidate(body)
-    thoughts, texts, calls = [], [], []
+    thoughts: list[str] = []
+    texts: list[str] = []
+    calls: list[Json] = []
     signature = None
     for part in (candidate.get("content") or {}).get("parts") or ():
         if not isinstance(part, dict):

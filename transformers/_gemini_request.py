@@ -13,7 +13,15 @@ import json
 import re
 from typing import Any
 
-from .hub import GEMINI3_LEVELS, Json, clamp_effort, dialect_payload, dialect_signature, text_of, unpack_tool_id
+from .hub import (
+    GEMINI3_LEVELS,
+    Json,
+    clamp_effort,
+    dialect_payload,
+    dialect_signature,
+    text_of,
+    unpack_tool_id,
+)
 
 __all__ = ["to_gemini", "gemini_signature", "SKIP_SIGNATURE"]
 
@@ -156,7 +164,8 @@ def _clean_schema(schema: Any) -> Any:
 
 
 def _tools(tools: list[Json]) -> list[Json]:
-    declarations, out = [], []
+    declarations: list[Json] = []
+    out: list[Json] = []
     for tool in tools:
         function = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(function, dict):

@@ -42,7 +42,7 @@ def _finish(response: Json, has_calls: bool) -> str:
 
 
 def _reasoning_item(item: Json) -> Json:
-    kept = {k: item[k] for k in ("type", "id", "encrypted_content", "summary") if k in item}
+    kept: Json = {k: item[k] for k in ("type", "id", "encrypted_content", "summary") if k in item}
     kept["summary"] = kept.get("summary") or []
     return kept
 
@@ -126,9 +126,9 @@ async def responses_chunks(events: AsyncIterator[Json], model: str, provider: st
                                              "type": "function", "function": {"name": item.get("name", ""),
                                                                               "arguments": ""}}]})
         elif kind == "response.function_call_arguments.delta":
-            index = calls.get(str(event.get("item_id")))
-            if index is not None and event.get("delta"):
-                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": event["delta"]}}]})
+            found = calls.get(str(event.get("item_id")))
+            if found is not None and event.get("delta"):
+                yield chunk({"tool_calls": [{"index": found, "function": {"arguments": event["delta"]}}]})
         elif kind == "response.output_item.done":
             item = event.get("item") or {}
             if item.get("type") == "reasoning" and (item.get("encrypted_content") or item.get("summary")):

@@ -17,7 +17,16 @@ import json
 import re
 from typing import Any
 
-from .hub import OPENAI_EFFORTS, Json, b64url, clamp_effort, dialect_payload, dialect_signature, text_of, un_b64url
+from .hub import (
+    OPENAI_EFFORTS,
+    Json,
+    b64url,
+    clamp_effort,
+    dialect_payload,
+    dialect_signature,
+    text_of,
+    un_b64url,
+)
 
 __all__ = ["to_responses", "encode_reasoning", "decode_reasoning", "is_reasoning_model"]
 
@@ -96,7 +105,7 @@ def _input(messages: list[Json], provider: str) -> tuple[list[Json], list[str]]:
 
 
 def _tools(tools: list[Json]) -> list[Json]:
-    out = []
+    out: list[Json] = []
     for tool in tools:
         function = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(function, dict):

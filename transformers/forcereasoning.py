@@ -34,7 +34,8 @@ class TagSplitter:
 
     def feed(self, piece: str) -> tuple[str, str]:
         self.pending += piece
-        thinking, text = [], []
+        thinking: list[str] = []
+        text: list[str] = []
         while self.pending:
             tag = CLOSE if self.inside else OPEN
             at = self.pending.find(tag)

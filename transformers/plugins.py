@@ -110,7 +110,7 @@ def load_plugins(specs: Sequence[Any], registry: Mapping[str, Registered]) -> di
             continue
         classes = [obj for obj in vars(module).values()
                    if isinstance(obj, type) and issubclass(obj, Transformer) and obj is not Transformer
-                   and obj.__module__ == module.__name__ and getattr(obj, "name", "")]
+                   and obj.__module__ == module.__name__ and obj.name]
         if not classes:
             problems.append(f"{spec.where}: {spec.path!r} defines no Transformer subclass with a `name`")
         for cls in classes:

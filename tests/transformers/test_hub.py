@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ccr.transformers.hub import (
     BUDGETS,
     CEREBRAS_EFFORTS,

@@ -23,7 +23,7 @@ import json5
 
 from ccr.errors import ConfigError
 
-from . import extras
+from . import extras, usage
 
 __all__ = [
     "Config",
@@ -293,6 +293,7 @@ def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None
     )
     _check_routes(config, problems)
     problems.extend(extras.problems(data))
+    problems.extend(usage.usage_problems(data))  # USAGE_RETENTION_DAYS, Providers[].model_info
     if problems and not collect:
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}invalid config:\n  - " + "\n  - ".join(problems), problems)

@@ -1,0 +1,145 @@
+"""The ledger in SQLite: `$CCR_HOME/usage.sqlite3`, WAL mode, one table.
+
+WAL lets `ccr usage` read while the service writes. Sums are done by SQLite; `SUM(cost_usd)`
+is NULL when every row's price was unknown, which is exactly the answer wanted. Latency
+percentiles cover the last 2000 requests of each key in the window.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import astuple, fields
+from pathlib import Path
+from typing import Any
+
+from .store import BYS, GROUPS, Bucket, By, Counters, Group, Percentiles, Report, Row, UsageRow
+
+__all__ = ["SQLiteStore", "FILENAME"]
+
+FILENAME = "usage.sqlite3"
+_SCHEMA_VERSION = 1
+_PERCENTILE_WINDOW = 2000
+_COLUMNS = [f.name for f in fields(UsageRow)]
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL, request_id TEXT NOT NULL, front TEXT NOT NULL,
+    stream INTEGER NOT NULL, route_reason TEXT NOT NULL, provider TEXT NOT NULL,
+    model TEXT NOT NULL, status INTEGER NOT NULL, error TEXT,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    cache_read_tokens INTEGER NOT NULL, cache_write_tokens INTEGER NOT NULL,
+    cost_usd REAL, latency_ms REAL NOT NULL, ttfb_ms REAL, attempts TEXT,
+    fallback INTEGER NOT NULL, session_id TEXT, task_id TEXT, max_tokens_clamped INTEGER
+);
+CREATE INDEX IF NOT EXISTS requests_started_at ON requests (started_at);
+"""
+_KEYS: dict[str, tuple[str, str, str]] = {   # by -> (key, provider, model) expressions
+    "model": ("provider || ',' || model", "provider", "model"),
+    "provider": ("provider", "provider", "NULL"),
+    "session": ("COALESCE(session_id, '(none)')", "NULL", "NULL"),
+    "task": ("COALESCE(task_id, '(none)')", "NULL", "NULL"),
+}
+_SUMS = """COUNT(*), SUM(status >= 400), SUM(fallback), SUM(input_tokens), SUM(output_tokens),
+    SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cost_usd), AVG(latency_ms),
+    SUM(cost_usd IS NULL)"""
+_WHERE = "WHERE started_at >= ? AND started_at < ?"
+
+
+class SQLiteStore:
+    """The `Store` in one SQLite file. Use it from one thread at a time."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        if readonly:
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                       check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # session ids: not for others
+            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across crashes of ccr
+            with self._db:
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        self._db.execute("PRAGMA busy_timeout=5000")
+
+    def append(self, rows: Sequence[UsageRow]) -> None:
+        if not rows:
+            return
+        marks = ", ".join("?" * len(_COLUMNS))
+        with self._db:
+            self._db.executemany(f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({marks})",
+                                 [astuple(r) for r in rows])
+
+    def prune(self, before: float) -> int:
+        with self._db:
+            return self._db.execute("DELETE FROM requests WHERE started_at < ?", (before,)).rowcount
+
+    def close(self) -> None:
+        self._db.close()
+
+    def query(self, since: float, until: float, group: Group | None, by: By) -> Report:
+        if by not in BYS or (group is not None and group not in GROUPS):
+            raise ValueError(f"by must be one of {BYS}, group one of {GROUPS}")
+        key, provider, model = _KEYS[by]
+        span = (since, until)
+        total_row = self._db.execute(f"SELECT {_SUMS} FROM requests {_WHERE}", span).fetchone()
+        total = _counters(total_row)
+        total.errors_by_status = {str(s): n for s, n in self._db.execute(
+            f"SELECT status, COUNT(*) FROM requests {_WHERE} AND status >= 400 "
+            "GROUP BY status ORDER BY status", span)}
+        rows: dict[str, Row] = {}
+        for k, p, m, *sums in self._db.execute(
+                f"SELECT {key} AS k, {provider}, {model}, {_SUMS} FROM requests {_WHERE} "
+                "GROUP BY k ORDER BY k", span):
+            rows[k] = Row(k, p, m, _counters(sums))
+        for k, status, n in self._db.execute(
+                f"SELECT {key} AS k, status, COUNT(*) FROM requests {_WHERE} AND status >= 400 "
+                "GROUP BY k, status ORDER BY status", span):
+            rows[k].counters.errors_by_status[str(status)] = n
+        self._percentiles(key, span, rows)
+        series: list[Bucket] = []
+        if group is not None:
+            size = 3600 if group == "hour" else 86400
+            for b, k, *sums in self._db.execute(
+                    f"SELECT CAST(started_at / {size} AS INTEGER) * {size} AS b, {key} AS k, {_SUMS} "
+                    f"FROM requests {_WHERE} GROUP BY b, k ORDER BY b, k", span):
+                series.append(Bucket(float(b), k, _counters(sums)))
+        return Report(since, until, by, group, total, list(rows.values()), series)
+
+    def _percentiles(self, key: str, span: tuple[float, float], rows: dict[str, Row]) -> None:
+        samples: dict[str, tuple[list[float], list[float]]] = {}
+        for k, latency, ttfb in self._db.execute(
+                f"SELECT k, latency_ms, ttfb_ms FROM (SELECT {key} AS k, latency_ms, ttfb_ms, "
+                "ROW_NUMBER() OVER (PARTITION BY " + key + " ORDER BY started_at DESC) AS n "
+                f"FROM requests {_WHERE}) WHERE n <= {_PERCENTILE_WINDOW}", span):
+            lat, first = samples.setdefault(k, ([], []))
+            lat.append(latency)
+            if ttfb is not None:
+                first.append(ttfb)
+        for k, (lat, first) in samples.items():
+            rows[k].counters.latency_ms = _percentiles(lat)
+            rows[k].counters.ttfb_ms = _percentiles(first)
+
+
+def _counters(sums: Sequence[Any]) -> Counters:
+    requests, errors, fallbacks, inp, out, read, write, cost, latency, unpriced = sums
+    return Counters(
+        requests=requests or 0, errors=errors or 0, fallbacks=fallbacks or 0,
+        input_tokens=inp or 0, output_tokens=out or 0, cache_read_tokens=read or 0,
+        cache_write_tokens=write or 0, cost_usd=None if cost is None else round(cost, 10),
+        latency_ms_avg=None if latency is None else round(latency, 2), unpriced=unpriced or 0)
+
+
+def _percentiles(values: list[float]) -> Percentiles:
+    if not values:
+        return Percentiles()
+    ordered = sorted(values)
+
+    def at(fraction: float) -> float:
+        return round(ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))], 2)
+
+    return Percentiles(at(0.5), at(0.99))

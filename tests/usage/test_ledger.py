@@ -1,0 +1,154 @@
+"""The ledger on real SQLite files: batches, queries, a restart in the middle, retention."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from ccr.usage.ledger import Ledger
+from ccr.usage.sqlite import FILENAME, SQLiteStore
+from ccr.usage.store import UsageRow
+
+DAY = 86400.0
+NOW = time.time()
+
+
+def row(n: int = 0, **changes) -> UsageRow:
+    base = UsageRow(
+        started_at=NOW - 60 + n, request_id=f"req_{n}", front="anthropic", stream=True,
+        route_reason="default", provider="deepseek", model="deepseek-chat", status=200, error=None,
+        input_tokens=100, output_tokens=10, cache_read_tokens=1000, cache_write_tokens=0,
+        cost_usd=0.001, latency_ms=200.0 + n, ttfb_ms=50.0, attempts=None, fallback=False,
+        session_id="s1", task_id=None, max_tokens_clamped=None)
+    return replace(base, **changes)
+
+
+def ledger_at(home: Path, retention: int = 90, linger: float = 0.0) -> Ledger:
+    ledger = Ledger(lambda: SQLiteStore(home / FILENAME), retention_days=lambda: retention, linger=linger)
+    ledger.start()
+    return ledger
+
+
+async def test_rows_are_summed_per_key_and_in_total(tmp_path):
+    ledger = ledger_at(tmp_path)
+    await ledger.started()
+    for n in range(3):
+        ledger.add(row(n))
+    ledger.add(row(3, model="other-model", cost_usd=None, status=502, error="deepseek: 502",
+                   input_tokens=0, output_tokens=0, cache_read_tokens=0, session_id=None))
+    ledger.add(row(4, provider="backup", model="m2", fallback=True, cost_usd=None,
+                   attempts='[{"provider": "deepseek"}]', task_id="task_1"))
+    report = await ledger.query(NOW - DAY, NOW + 1, None, "model")
+    await ledger.close()
+    rows = {r.key: r for r in report.rows}
+    assert set(rows) == {"deepseek,deepseek-chat", "deepseek,other-model", "backup,m2"}
+    chat = rows["deepseek,deepseek-chat"].counters
+    assert (chat.requests, chat.errors, chat.input_tokens, chat.cache_read_tokens) == (3, 0, 300, 3000)
+    assert chat.cost_usd == pytest.approx(0.003)
+    assert chat.latency_ms.p50 == 201.0 and chat.latency_ms_avg == 201.0
+    other = rows["deepseek,other-model"].counters
+    assert other.cost_usd is None and other.unpriced == 1  # unknown price: null, never 0
+    assert other.errors == 1 and other.errors_by_status == {"502": 1}
+    assert (rows["backup,m2"].provider, rows["backup,m2"].model) == ("backup", "m2")
+    total = report.total
+    assert (total.requests, total.errors, total.fallbacks, total.unpriced) == (5, 1, 1, 2)
+    assert total.cost_usd == pytest.approx(0.003)  # the known part; `unpriced` says what is missing
+    assert total.errors_by_status == {"502": 1}
+
+
+async def test_by_session_task_provider_and_a_time_series(tmp_path):
+    ledger = ledger_at(tmp_path)
+    hour = (NOW // 3600) * 3600
+    ledger.add(row(0, started_at=hour - 3600 + 5, session_id="a", task_id="t1"))
+    ledger.add(row(1, started_at=hour + 5, session_id="a"))
+    ledger.add(row(2, started_at=hour + 6, session_id=None, provider="other"))
+    by_session = await ledger.query(hour - DAY, hour + 3600, "hour", "session")
+    by_task = await ledger.query(hour - DAY, hour + 3600, None, "task")
+    by_provider = await ledger.query(hour - DAY, hour + 3600, "day", "provider")
+    await ledger.close()
+    assert {r.key: r.counters.requests for r in by_session.rows} == {"a": 2, "(none)": 1}
+    assert all(r.provider is None and r.model is None for r in by_session.rows)
+    assert [(b.bucket, b.key, b.counters.requests) for b in by_session.series] == [
+        (hour - 3600, "a", 1), (hour, "(none)", 1), (hour, "a", 1)]
+    assert {r.key: r.counters.requests for r in by_task.rows} == {"t1": 1, "(none)": 2}
+    assert {r.key for r in by_provider.rows} == {"deepseek", "other"}
+    assert all(b.bucket % DAY == 0 for b in by_provider.series)
+
+
+async def test_the_since_until_window_is_half_open(tmp_path):
+    ledger = ledger_at(tmp_path)
+    ledger.add(row(0, started_at=1000.0))
+    ledger.add(row(1, started_at=2000.0))
+    inside = await ledger.query(1000.0, 2000.0, None, "model")
+    await ledger.close()
+    assert inside.total.requests == 1
+
+
+async def test_rows_survive_a_restart_in_the_middle(tmp_path):
+    first = ledger_at(tmp_path, linger=1.0)  # a linger: rows: rows still pending at close
+    first.add(row(0))
+    first.add(row(1))
+    await first.close()  # a clean shutdown writes what is pending
+    second = ledger_at(tmp_path)
+    second.add(row(2))
+    report = await second.query(NOW - DAY, NOW + 1, None, "model")
+    await second.close()
+    assert report.total.requests == 3
+    db = sqlite3.connect(tmp_path / FILENAME)
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert [r for (r,) in db.execute("SELECT request_id FROM requests ORDER BY id")] == ["req_0", "req_1", "req_2"]
+    assert (tmp_path / FILENAME).stat().st_mode & 0o077 == 0  # session ids are nobody else's business
+
+
+async def test_retention_prunes_old_rows_when_the_ledger_starts(tmp_path):
+    old = ledger_at(tmp_path, retention=36500)
+    old.add(row(0, started_at=NOW - 100 * DAY))
+    old.add(row(1, started_at=NOW - 10 * DAY))
+    await old.close()
+    ledger = ledger_at(tmp_path, retention=30)
+    report = await ledger.query(0, NOW + 1, None, "model")
+    await ledger.close()
+    assert report.total.requests == 1
+
+
+async def test_a_reader_sees_the_rows_while_the_service_writes(tmp_path):
+    ledger = ledger_at(tmp_path)
+    ledger.add(row(0))
+    await ledger.query(0, NOW + 1, None, "model")  # written
+    reader = SQLiteStore(tmp_path / FILENAME, readonly=True)  # what `ccr usage` opens
+    try:
+        assert reader.query(0, NOW + 1, None, "provider").total.requests == 1
+        ledger.add(row(1))
+        await ledger.query(0, NOW + 1, None, "model")
+        assert reader.query(0, NOW + 1, None, "provider").total.requests == 2
+        with pytest.raises(sqlite3.OperationalError):
+            reader.append([row(2)])
+    finally:
+        reader.close()
+        await ledger.close()
+
+
+async def test_a_store_that_cannot_open_fails_queries_and_drops_rows(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    ledger = Ledger(lambda: SQLiteStore(blocker / "sub" / FILENAME), retention_days=lambda: 90)
+    ledger.start()
+    with pytest.raises(OSError):
+        await ledger.started()
+    ledger.add(row(0))
+    with pytest.raises(OSError):
+        await ledger.query(0, NOW, None, "model")
+    await ledger.close()
+
+
+async def test_pending_rows_are_bounded(tmp_path):
+    ledger = Ledger(lambda: SQLiteStore(tmp_path / FILENAME), retention_days=lambda: 90,
+                    max_pending=10, linger=0.0)
+    # never started: nothing drains the queue, as when the store hangs
+    for n in range(25):
+        ledger.add(row(n))
+    assert ledger.dropped == 15

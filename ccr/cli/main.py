@@ -21,7 +21,7 @@ from ccr import __version__
 from ccr.cli.commands.workflow import add_workflow_command
 from ccr.errors import ConfigError
 
-from .commands import code, model, service, ui
+from .commands import code, model, service, ui, usage
 from .commands.common import CLIError
 from .daemon import DaemonError
 
@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     code.register(commands)
     model.register(commands)
     ui.register(commands)
+    usage.register(commands)
     add_workflow_command(commands)  # ccr workflow run FILE.yaml (ccr/cli/commands/workflow.py)
     return parser
 

@@ -3,6 +3,7 @@
     ccr model                                  # the routes and the models to choose from
     ccr model set default openrouter,gpt-4.1   # one route
     ccr model set background none              # remove a route (not default)
+    ccr model info deepseek,deepseek-chat      # limits and prices ccr applies, and their source
 
 On a terminal, `ccr model` (and `ccr model set ROUTE` without a model) offers numbered menus.
 A change goes through the same validation as the management API: with the service running it is
@@ -24,6 +25,7 @@ from ccr.errors import ConfigError
 
 from ..client import ServiceUnreachable, error_message
 from .common import CLIError, client, config_file, home, read_config
+from .usage import add_info_action
 
 __all__ = ["register", "ROUTES"]
 
@@ -50,6 +52,7 @@ def register(commands: Any) -> None:
     setter.add_argument("--config", default=argparse.SUPPRESS,
                         help="config file (default: the running service's)")
     setter.set_defaults(func=run_set)
+    add_info_action(actions)  # ccr model info PROVIDER,MODEL (ccr/cli/commands/usage.py)
 
 
 def _route_name(text: str) -> str:

@@ -19,7 +19,6 @@ import re
 import sys
 from typing import Any
 
-
 WIDTH = "100"  # argparse wraps to $COLUMNS: a fixed width, whatever the terminal
 
 

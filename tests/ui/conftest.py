@@ -22,11 +22,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright
 
 from ccr.config import load
 from ccr.logs.setup import Logging
-
-from playwright.async_api import Browser, Page, async_playwright
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ from typing import Any
 
 import anthropic
 from aiohttp import web
+from playwright.async_api import Page
 
 from ccr.server.keys import RUNTIME
-
-from playwright.async_api import Page
 
 from .conftest import chat_reply, open_ui, wait_for
 

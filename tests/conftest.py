@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from ccr.config import Config, parse
 from ccr.server.app import create_app
+from tests.pgserver import find_bindir, running_postgres
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,6 +34,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
     monkeypatch.delenv("CCR_CONFIG", raising=False)
     monkeypatch.delenv("SERVICE_PORT", raising=False)
+    monkeypatch.delenv("CCR_DATABASE_URL", raising=False)
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         monkeypatch.delenv(proxy, raising=False)
     return home
@@ -137,3 +139,44 @@ def openai_provider(url: str, name: str = "fake", models: list[str] | None = Non
                     **extra: Any) -> dict[str, Any]:
     return {"name": name, "api_base_url": url, "api_key": "sk-upstream-secret",
             "models": models or ["gpt-test"], **extra}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server for the whole run (tests/pgserver.py); each test takes a database."""
+    bindir = find_bindir()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed (the test command installs Debian's postgresql)")
+        pytest.skip("PostgreSQL binaries not found (install Debian's postgresql)")
+    with running_postgres(bindir) as url:
+        yield url
+
+
+@pytest.fixture
+async def database_url(postgres_server: str) -> AsyncIterator[str]:
+    """A fresh, empty database on the shared test server for each test."""
+    import asyncpg
+
+    admin = await asyncpg.connect(postgres_server)
+    name = f"t{os.urandom(6).hex()}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def upgraded_database(database_url: str) -> str:
+    """A fresh database with ccr's schema (what `ccr db upgrade` does)."""
+    from ccr.database.connect import open_pool
+    from ccr.database.migrations import upgrade
+
+    pool = await open_pool(database_url)
+    try:
+        await upgrade(pool)
+    finally:
+        await pool.close()
+    return database_url

@@ -54,6 +54,8 @@ class ExecSettings:
     api_key: str | None = None                  # for a configured base_url
     on_restart: str = "fail"                    # running tasks at start: "fail" or "requeue"
     max_context_bytes: int = 10 * 1024 * 1024   # prompt + context_file
+    lease_seconds: float = 60.0                 # shared database: a worker's hold on its task
+    max_running_total: int = 0                  # shared database: running tasks across workers
     env: Mapping[str, str] = field(default_factory=dict)  # extra variables for the CLI
 
     @property
@@ -85,6 +87,11 @@ _NUMBERS: dict[str, tuple[str | None, type, float, float, float]] = {
     "max_batch": (None, int, 20, 1, 1000),
     "kill_grace": (None, float, 5.0, 0.1, 300),
     "max_context_bytes": (None, int, 10 * 1024 * 1024, 1024, 1024 ** 3),
+    # shared database only: a worker that has not renewed a task's lease for this long is
+    # presumed dead, and its task is retried once or failed
+    "lease_seconds": (None, float, 60.0, 2, 3600),
+    # shared database only: running tasks across every worker (0: each worker's max_concurrent only)
+    "max_running_total": (None, int, 0, 0, 100_000),
 }
 _ATTRS = {"timeout": "default_timeout"}
 

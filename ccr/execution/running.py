@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,9 +40,15 @@ class RunningTask:
     _subscribers: set[asyncio.Queue[Event | None]] = field(default_factory=set)
     #: what the task's CLI presents to ccr instead of ccr's APIKEY (good for /v1/messages only)
     token: str = field(default_factory=lambda: "ccrtask_" + secrets.token_urlsafe(24))
+    #: with a shared database: where events also go (readable from other nodes), and how to
+    #: wait until they are written (before the task is marked finished)
+    sink: Callable[[str, dict[str, Any]], None] | None = None
+    drain: Callable[[], Awaitable[None]] | None = None
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         event = (kind, data)
+        if self.sink is not None:
+            self.sink(kind, data)
         self.history.append(event)
         if len(self.history) > _HISTORY:
             del self.history[: len(self.history) - _HISTORY]

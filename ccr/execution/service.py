@@ -7,14 +7,22 @@
 `submit` does the same in the background (async tasks). On start, the store's leftovers are
 settled (`TaskStore.recover`) and pending async tasks run; on shutdown running CLIs are
 killed but stay `running` in the store, so the next start reports them as interrupted.
+
+With a shared database (DATABASE_URL) the store is PostgreSQL and runs go through its queue:
+`submit` and `execute` only enqueue (and `execute` waits for the result), and a `Worker` (in
+this process unless `--no-worker`, or `ccr worker` on any host) claims and runs them with the
+same code (`run_claimed`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +30,7 @@ import structlog
 
 from ccr.config import Config
 from ccr.config.claude_code import ExecSettings, load_settings
+from ccr.database.url import database_url
 from ccr.errors import CCRError
 from ccr.execution.claude import find_claude
 from ccr.jsonlib import Json
@@ -30,9 +39,12 @@ from .command import build_invocation
 from .limits import Cancelled, Gate, RateLimiter
 from .options import RunRequest, parse_run
 from .outcome import build_result, retryable
+from .pg_store import DONE, EVENTS, PgTaskStore
 from .process import run_process
-from .running import RunningTask, TaskRegistry
-from .store import TaskRecord, TaskStore, now
+from .running import Event, RunningTask, TaskRegistry
+from .store import FINISHED, TaskRecord, TaskStore, now
+from .task_tokens import SignedTaskTokens
+from .worker import Worker, reap_forever
 
 __all__ = ["ExecutionService", "failure"]
 
@@ -40,11 +52,20 @@ log = structlog.get_logger("ccr.execution")
 
 
 class ExecutionService:
-    def __init__(self, config: Config, registry: TaskRegistry) -> None:
+    def __init__(self, config: Config, registry: TaskRegistry, *, run_tasks: bool | None = None) -> None:
         self._config = config
         self._settings = load_settings(config)
         self.registry = registry
-        self.store = TaskStore(self._settings.store_path)
+        url = database_url(config)
+        #: the PostgreSQL store and queue when the config names a shared database
+        self.shared: PgTaskStore | None = PgTaskStore(url) if url else None
+        self.store: TaskStore | PgTaskStore = self.shared or TaskStore(self._settings.store_path)
+        self.tokens = SignedTaskTokens()  # shared database: task tokens every node accepts
+        #: run tasks here (a single host, or a node with a worker); `--no-worker` only accepts them
+        self.run_tasks = run_tasks if run_tasks is not None else os.environ.get("CCR_NO_WORKER", "") != "1"
+        self.worker: Worker | None = None
+        self.concurrency: int | None = None  # the worker's, when not ClaudeCode.max_concurrent
+        self._reaper: asyncio.Task[None] | None = None
         self.gate = Gate()
         self.rate = RateLimiter()
         self.self_url = _url(config.host, config.port)
@@ -57,6 +78,9 @@ class ExecutionService:
         """The settings of the current config snapshot (re-read after a reload)."""
         if config is not self._config:
             self._settings, self._config = load_settings(config), config
+        return self._settings
+
+    def settings_now(self) -> ExecSettings:
         return self._settings
 
     def saw_request_on(self, sockname: Any) -> None:
@@ -72,6 +96,9 @@ class ExecutionService:
         settings.workspace.mkdir(parents=True, exist_ok=True)
         settings.config_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
+        if self.shared is not None:
+            await self._start_shared(self.shared, settings)
+            return
         interrupted, pending = await self.store.recover(settings.on_restart == "requeue")
         if interrupted or pending:
             log.info("task store recovered", interrupted=len(interrupted), resumed=len(pending))
@@ -87,6 +114,13 @@ class ExecutionService:
             self.gate.reserve(1)  # admitted before the restart: no rate limit or queue check
             self._spawn(record.id, run)
 
+    async def _start_shared(self, store: PgTaskStore, settings: ExecSettings) -> None:
+        self.tokens.use_key(await store.secret("task_token_key", lambda: secrets.token_urlsafe(32)))
+        self._reaper = asyncio.create_task(reap_forever(store, settings.lease_seconds), name="ccr-reaper")
+        if self.run_tasks:
+            self.worker = Worker(self, store, concurrency=self.concurrency)
+            await self.worker.start()
+
     async def shutdown(self) -> None:
         """Kill every CLI now (on_shutdown, before aiohttp waits for handlers to finish).
 
@@ -94,6 +128,14 @@ class ExecutionService:
         by the restart (or re-queues them), the same as after a crash.
         """
         self._stopping = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+            self._reaper = None
+        if self.worker is not None:
+            await self.worker.stop()
+            self.worker = None
         for running in list(self.registry.values()):
             running.cancel.set()
         await self.gate.wake()
@@ -107,10 +149,13 @@ class ExecutionService:
 
     # -- runs -------------------------------------------------------------------------------
 
-    def admit(self, n: int, settings: ExecSettings) -> None:
+    async def admit(self, n: int, settings: ExecSettings) -> None:
         """Rate limit and queue room for `n` runs, or RateLimitError (429)."""
         if self._stopping:
             raise CCRError("ccr is shutting down; retry in a moment", status=503, error_type="api_error")
+        if self.shared is not None:
+            await self.shared.admit(n, settings, [])
+            return
         self.gate.admit(n, settings)
         try:
             self.rate.take(n, settings.rate_limit_per_minute)
@@ -121,7 +166,13 @@ class ExecutionService:
     async def enqueue(self, runs: list[RunRequest], settings: ExecSettings, *, kind: str,
                       request_id: str) -> list[TaskRecord]:
         """Admit and store `runs` (pending), all or none."""
-        self.admit(len(runs), settings)
+        if self.shared is not None:
+            if self._stopping:
+                raise CCRError("ccr is shutting down; retry in a moment", status=503, error_type="api_error")
+            shared = [self._new_record(run, kind, request_id) for run in runs]
+            await self.shared.admit(len(runs), settings, shared)
+            return shared
+        await self.admit(len(runs), settings)
         records: list[TaskRecord] = []
         try:
             for run in runs:
@@ -130,11 +181,17 @@ class ExecutionService:
             self.gate.forget(len(runs) - len(records))
         return records
 
-    async def create(self, run: RunRequest, *, kind: str, request_id: str) -> TaskRecord:
+    @staticmethod
+    def _new_record(run: RunRequest, kind: str, request_id: str) -> TaskRecord:
         stamp = now()
-        record = TaskRecord(id=str(uuid.uuid4()), kind=kind, status="pending", prompt=run.prompt,
-                            options=run.raw_options, request_id=request_id, created_at=stamp,
-                            updated_at=stamp)
+        return TaskRecord(id=str(uuid.uuid4()), kind=kind, status="pending", prompt=run.prompt,
+                          options=run.raw_options, request_id=request_id, created_at=stamp, updated_at=stamp)
+
+    async def create(self, run: RunRequest, *, kind: str, request_id: str) -> TaskRecord:
+        record = self._new_record(run, kind, request_id)
+        if self.shared is not None:  # admitted already; a worker takes it from the queue
+            await self.shared.insert(record)
+            return record
         self._in_flight(record.id, run)
         try:
             await self.store.insert(record)
@@ -144,7 +201,8 @@ class ExecutionService:
         return record
 
     def submit(self, record: TaskRecord, run: RunRequest) -> None:
-        self._spawn(record.id, run)
+        if self.shared is None:  # with a shared database the insert already queued it
+            self._spawn(record.id, run)
 
     def _in_flight(self, task_id: str, run: RunRequest) -> RunningTask:
         """The task's entry in the registry (what /v1/messages applies to its requests)."""
@@ -166,6 +224,8 @@ class ExecutionService:
 
     async def cancel(self, task_id: str) -> bool:
         """Ask a pending or running task to stop; False if it is not in flight here."""
+        if self.shared is not None:  # whichever worker runs it hears of it by NOTIFY
+            return await self.shared.request_cancel(task_id, failure("cancelled", status="cancelled")) is not None
         task = self.registry.get(task_id)
         if task is None:
             return False
@@ -175,6 +235,8 @@ class ExecutionService:
 
     async def execute(self, task_id: str, run: RunRequest, *, stream_json: bool | None = None) -> Json:
         """Wait for a slot, run with retries, store and return the result object."""
+        if self.shared is not None:
+            return await self._await_result(self.shared, task_id)
         task = self._in_flight(task_id, run)
         settings = self._settings
         stream = run.options.format == "stream-json" if stream_json is None else stream_json
@@ -189,9 +251,7 @@ class ExecutionService:
                 result = failure("cancelled", status="cancelled")
             if self._stopping:  # leave the store saying `running`; see shutdown()
                 return failure("ccr is shutting down; the task was interrupted", status="cancelled")
-            status = ("completed" if result["success"] else
-                      "cancelled" if result["status"] == "cancelled" else "failed")
-            await self._finish(task_id, status, result, attempts=result.get("attempts", 0))
+            await self._settle(task_id, result)
             return result
         except asyncio.CancelledError:
             if not self._stopping:  # the client went away: record it; at shutdown, leave it running
@@ -203,8 +263,78 @@ class ExecutionService:
             task.close()
             self.registry.pop(task_id, None)
 
+    async def _settle(self, task_id: str, result: Json) -> None:
+        status = ("completed" if result["success"] else
+                  "cancelled" if result["status"] == "cancelled" else "failed")
+        await self._finish(task_id, status, result, attempts=result.get("attempts", 0))
+
+    async def finish_failed(self, task_id: str, error: str) -> None:
+        await self._finish(task_id, "failed", failure(error))
+
+    async def run_claimed(self, task: RunningTask, run: RunRequest, *, stream_json: bool | None) -> None:
+        """Run a task a worker took from the shared queue (its slot is the worker's)."""
+        self.registry[task.id] = task  # so this node applies the task's model and temperature
+        task.token = self.tokens.issue(task.id)
+        stream = run.options.format == "stream-json" if stream_json is None else stream_json
+        try:
+            try:
+                result = await self._attempts(task, run, self._settings, stream)
+            except Cancelled:
+                result = failure("cancelled", status="cancelled")
+            if not self._stopping:  # at shutdown the worker hands the task back to the queue
+                await self._settle(task.id, result)
+        finally:
+            task.close()
+            self.registry.pop(task.id, None)
+
+    async def _await_result(self, store: PgTaskStore, task_id: str) -> Json:
+        """Wait until a worker (any host) finishes the task; a client that leaves cancels it."""
+        try:
+            while True:
+                record = await store.get(task_id)
+                if record is None:
+                    return failure("the task was deleted before it finished")
+                if record.status in FINISHED and record.result is not None:
+                    return record.result
+                await store.notifications.wait((DONE,), task_id, 5.0)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(store.request_cancel(
+                    task_id, failure("the client disconnected", status="cancelled")))
+            raise
+
+    async def events(self, task_id: str) -> AsyncIterator[Event]:
+        """The task's live events: in this process, or from the shared database (any node's task).
+
+        With a shared database, `status` and `result` come from the task row, not from here.
+        """
+        running = self.registry.get(task_id)
+        if self.shared is None or (running is not None and self.worker is not None):
+            if running is not None:
+                async for event in running.events():
+                    yield event
+            return
+        store, seq = self.shared, 0
+        record = await store.get(task_id)
+        if record is None or record.status in FINISHED:
+            return  # like a finished task here: its status and result are in the row
+        while True:
+            rows = await store.events_after(task_id, seq)
+            for seq, kind, data in rows:
+                yield kind, data
+            if rows:
+                continue
+            record = await store.get(task_id)
+            if record is None or record.status in FINISHED:
+                for seq, kind, data in await store.events_after(task_id, seq):
+                    yield kind, data
+                return
+            await store.notifications.wait((EVENTS, DONE), task_id, 2.0)
+
     async def _finish(self, task_id: str, status: str, result: Json, attempts: int = 0) -> None:
         task = self.registry.get(task_id)
+        if task is not None and task.drain is not None:
+            await task.drain()  # live output first, then the row that says it is finished
         stamp = now()
         await self.store.update(task_id, status=status, result=result, error=result.get("error") or None,
                                 completed_at=stamp, updated_at=stamp, attempts=attempts)
@@ -231,7 +361,8 @@ class ExecutionService:
         base_url = settings.base_url or self.self_url
         # Through this ccr the CLI gets the task's own token (good for /v1/messages only), never
         # ccr's APIKEY: the agent can read its environment.
-        token = (settings.api_key or "none") if settings.base_url else (task.token if config.apikey else "ccr-local")
+        token = (settings.api_key or "none") if settings.base_url else \
+            (task.token if config.apikey or self.shared is not None else "ccr-local")
         inv = build_invocation(claude, run.prompt, run.options, settings, base_url=base_url, token=token,
                                task_id=task.id, stream_json=stream_json, context=context)
         attempt, result, started = 0, failure("not run"), time.monotonic()

@@ -190,3 +190,15 @@ async def wait_done(http: aiohttp.ClientSession, base: str, task_id: str) -> tup
             if kind == "done":
                 return data, seen
     raise AssertionError(f"the event stream ended without a done event: {seen[-3:]}")
+
+
+@pytest.fixture(autouse=True, params=["sqlite", "postgres"])
+def task_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every execution test runs twice: on the embedded SQLite store and on a shared PostgreSQL
+    (CCR_DATABASE_URL, with this process running the worker, as `ccr start` does by default)."""
+    if request.param == "postgres":
+        if request.node.get_closest_marker("sqlite_only"):
+            pytest.skip("about the single-process SQLite store")
+        url = request.getfixturevalue("upgraded_database")
+        monkeypatch.setenv("CCR_DATABASE_URL", url)
+    return str(request.param)

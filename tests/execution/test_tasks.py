@@ -100,6 +100,7 @@ async def test_unknown_task_is_404(model, ccr_server, http):
             assert (await response.json())["error"]["type"] == "not_found_error"
 
 
+@pytest.mark.sqlite_only  # with PostgreSQL a stopping node hands its tasks back (tests/distributed)
 @pytest.mark.parametrize("on_restart", ["fail", "requeue"])
 async def test_tasks_survive_a_restart(model, fixed_port_server, http, on_restart):
     scripted, url = model
@@ -127,6 +128,7 @@ async def test_tasks_survive_a_restart(model, fixed_port_server, http, on_restar
         assert interrupted["status"] == "completed" and interrupted["result"]["output"] == "OUT-one"
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 async def test_task_list_filters_pages_and_cleanup(model, ccr_server, http, tmp_path):
     _, url = model
     ccr = await ccr_server(exec_config(url))

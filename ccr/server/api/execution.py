@@ -52,7 +52,9 @@ def setup(app: web.Application) -> None:
     registry = TaskRegistry()
     app[RUNNING] = registry
     app[MODEL_CREDENTIALS].append(registry)  # each task's CLI calls ccr with its own token
-    app[EXECUTION] = ExecutionService(app[RUNTIME].config, registry)
+    service = ExecutionService(app[RUNTIME].config, registry)
+    app[MODEL_CREDENTIALS].append(service.tokens)  # shared database: tokens of other nodes' tasks
+    app[EXECUTION] = service
     app.cleanup_ctx.append(_service_ctx)
     app.on_shutdown.append(_shutdown)
     app.add_routes(routes)
@@ -78,6 +80,9 @@ def _context(request: web.Request) -> tuple[ExecutionService, ExecSettings, str]
 
 
 def _require_cli(request: web.Request) -> None:
+    service = request.app[EXECUTION]
+    if service.shared is not None and not service.run_tasks:
+        return  # an accept-only node: the workers, on other hosts, have the CLI
     if find_claude(request.app[RUNTIME].config) is None:
         raise CCRError("the Claude Code CLI was not found: set CLAUDE_PATH in the config or the "
                        "environment, or put `claude` on PATH", status=503, error_type="api_error")
@@ -149,15 +154,17 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 @routes.get("/api/claude-code/task/{task_id}/events")
 async def task_events(request: web.Request) -> web.StreamResponse:
-    running = request.app[RUNNING].get(request.match_info["task_id"])
+    """Everything so far and then live, from this process or (shared database) from any node."""
+    service = request.app[EXECUTION]
     record = await _record(request)
     async with sse_response(request, sep="\n") as sse:
         await sse.send(json.dumps({"task_id": record.id, "status": record.status}), event="status")
-        if running is not None:
-            async for kind, data in running.events():
-                await sse.send(json.dumps(data), event=kind)
-            record = await _record(request)
-        elif record.result is not None:
+        sent_result = False
+        async for kind, data in service.events(record.id):
+            await sse.send(json.dumps(data), event=kind)
+            sent_result = sent_result or kind == "result"
+        record = await _record(request)
+        if not sent_result and record.result is not None:
             await sse.send(json.dumps({"task_id": record.id, "status": record.status,
                                        "result": record.result}), event="result")
         await sse.send(json.dumps(record.view()), event="done")
@@ -251,7 +258,7 @@ async def run_workflow(request: web.Request) -> web.StreamResponse:
     service, settings, request_id = _context(request)
     steps = await _workflow_steps(request, settings)
     _require_cli(request)
-    service.admit(len(steps), settings)
+    await service.admit(len(steps), settings)
     if not _wants_stream(request):
         answer = await _run_workflow(service, steps, request_id)
         return web.json_response({**answer, "request_id": request_id})

@@ -5,6 +5,7 @@
     ccr activate | env                               export lines for a shell
     ccr model [set ROUTE PROVIDER,MODEL]             routes
     ccr ui                                           the web UI
+    ccr worker | db upgrade|status                   past one machine (PostgreSQL)
 
 The commands live in ccr/cli/commands/ (one module per concern). The CLI starts the server or talks
 to it over HTTP; it never reaches into a running server's state.
@@ -21,7 +22,7 @@ from ccr import __version__
 from ccr.cli.commands.workflow import add_workflow_command
 from ccr.errors import ConfigError
 
-from .commands import code, model, service, ui, usage
+from .commands import code, db, model, service, ui, usage, worker
 from .commands.common import CLIError
 from .daemon import DaemonError
 
@@ -50,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     code.register(commands)
     model.register(commands)
     ui.register(commands)
+    worker.register(commands)    # ccr worker: tasks from the shared queue (DATABASE_URL)
+    db.register(commands)        # ccr db upgrade | status
     usage.register(commands)
     add_workflow_command(commands)  # ccr workflow run FILE.yaml (ccr/cli/commands/workflow.py)
     return parser

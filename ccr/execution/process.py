@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,12 +113,19 @@ async def _pump(proc: asyncio.subprocess.Process, outcome: ProcessOutcome,
     outcome.return_code = await proc.wait()
 
 
+# The CLI dies with this process even when it is killed -9 (a worker that crashes must not leave
+# an orphan agent running a task another worker retries): util-linux's setpriv sets the Linux
+# parent-death signal, then execs the CLI (same pid, same process group).
+_SETPRIV = shutil.which("setpriv") if sys.platform == "linux" else None
+_DIE_WITH_US: tuple[str, ...] = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
+
+
 async def run_process(inv: Invocation, *, timeout: float, grace: float, cancel: asyncio.Event,
                       on_start: Callable[[int], None] | None = None,
                       on_line: Callable[[str], None] | None = None) -> ProcessOutcome:
     inv.cwd.mkdir(parents=True, exist_ok=True)
     proc = await asyncio.create_subprocess_exec(
-        *inv.argv, cwd=str(inv.cwd), env=inv.env, start_new_session=True,
+        *_DIE_WITH_US, *inv.argv, cwd=str(inv.cwd), env=inv.env, start_new_session=True,
         stdin=asyncio.subprocess.PIPE if inv.stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=_CHUNK)
     outcome = ProcessOutcome(pid=proc.pid)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ def register(commands: Any) -> None:
     start.add_argument("--foreground", action="store_true",
                        help="run in this process until SIGTERM/Ctrl-C (for systemd, containers, tests)")
     _address_options(start)
+    _worker_option(start)
     start.add_argument(DAEMON_FLAG, action="store_true", help=argparse.SUPPRESS)
     start.set_defaults(func=run_start)
 
@@ -43,6 +45,7 @@ def register(commands: Any) -> None:
                                   description="Stop the service and start it again with the config file "
                                               "read anew (the same file unless --config is given).")
     _address_options(restart)
+    _worker_option(restart)
     restart.set_defaults(func=run_restart)
 
     status = commands.add_parser("status", help="is the service running? where, since when, which routes",
@@ -55,6 +58,17 @@ def register(commands: Any) -> None:
     version.set_defaults(func=lambda args: print(f"ccr {__version__}") or 0)
 
 
+def _worker_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-worker", action="store_true",
+                        help="with a shared database (DATABASE_URL): accept Claude Code tasks but run "
+                             "none here; `ccr worker` processes run them")
+
+
+def _no_worker(args: argparse.Namespace) -> None:
+    if getattr(args, "no_worker", False):
+        os.environ["CCR_NO_WORKER"] = "1"  # the service process (and a daemon's child) reads it
+
+
 def _address_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="config file (default: $CCR_CONFIG or $CCR_HOME/config.json)")
     parser.add_argument("--host", help="listen address (overrides HOST)")
@@ -62,6 +76,7 @@ def _address_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_start(args: argparse.Namespace) -> int:
+    _no_worker(args)
     if args.foreground:
         return _foreground(args)
     path = config_file(args.config)
@@ -114,6 +129,7 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_restart(args: argparse.Namespace) -> int:
+    _no_worker(args)
     running = daemon.probe(home())
     path = config_file(args.config, running)
     problems = first_run.check(path)  # before stopping anything: a bad file leaves the service up

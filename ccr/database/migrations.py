@@ -68,6 +68,34 @@ CREATE TABLE ccr_secrets (
     value text NOT NULL
 );
 """),
+    Migration(2, "the usage ledger", """
+CREATE TABLE ccr_requests (
+    id                 bigserial PRIMARY KEY,
+    started_at         double precision NOT NULL,
+    request_id         text NOT NULL,
+    front              text NOT NULL,
+    stream             boolean NOT NULL,
+    route_reason       text NOT NULL,
+    provider           text NOT NULL,
+    model              text NOT NULL,
+    status             integer NOT NULL,
+    error              text,
+    input_tokens       integer NOT NULL,
+    output_tokens      integer NOT NULL,
+    cache_read_tokens  integer NOT NULL,
+    cache_write_tokens integer NOT NULL,
+    cost_usd           double precision,
+    latency_ms         double precision NOT NULL,
+    ttfb_ms            double precision,
+    attempts           text,
+    fallback           boolean NOT NULL,
+    session_id         text,
+    task_id            text,
+    max_tokens_clamped integer
+);
+CREATE INDEX ccr_requests_started_at ON ccr_requests (started_at);
+CREATE INDEX ccr_requests_task ON ccr_requests (task_id) WHERE task_id IS NOT NULL;
+"""),
 )
 
 LATEST = MIGRATIONS[-1].version

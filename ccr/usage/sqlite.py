@@ -35,20 +35,24 @@ CREATE TABLE IF NOT EXISTS requests (
 );
 CREATE INDEX IF NOT EXISTS requests_started_at ON requests (started_at);
 """
+_NULL = "CAST(NULL AS TEXT)"
 _KEYS: dict[str, tuple[str, str, str]] = {   # by -> (key, provider, model) expressions
     "model": ("provider || ',' || model", "provider", "model"),
-    "provider": ("provider", "provider", "NULL"),
-    "session": ("COALESCE(session_id, '(none)')", "NULL", "NULL"),
-    "task": ("COALESCE(task_id, '(none)')", "NULL", "NULL"),
+    "provider": ("provider", "provider", _NULL),
+    "session": ("COALESCE(session_id, '(none)')", _NULL, _NULL),
+    "task": ("COALESCE(task_id, '(none)')", _NULL, _NULL),
 }
-_SUMS = """COUNT(*), SUM(status >= 400), SUM(fallback), SUM(input_tokens), SUM(output_tokens),
-    SUM(cache_read_tokens), SUM(cache_write_tokens), SUM(cost_usd), AVG(latency_ms),
-    SUM(cost_usd IS NULL)"""
+# Portable SQL (SQLite and PostgreSQL, see ccr.usage.postgres): CASE rather than summing booleans.
+_SUMS = """COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(CASE WHEN fallback THEN 1 ELSE 0 END),
+    SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
+    SUM(cost_usd), AVG(latency_ms), SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END)"""
 _WHERE = "WHERE started_at >= ? AND started_at < ?"
 
 
 class SQLiteStore:
     """The `Store` in one SQLite file. Use it from one thread at a time."""
+
+    _table = "requests"
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
@@ -81,41 +85,48 @@ class SQLiteStore:
     def close(self) -> None:
         self._db.close()
 
+    def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Execute a query written with `?` placeholders; iterate the result."""
+        return self._db.execute(sql, params)
+
+    def _bucket(self, size: int) -> str:
+        return f"CAST(started_at / {size} AS INTEGER) * {size}"
+
     def query(self, since: float, until: float, group: Group | None, by: By) -> Report:
         if by not in BYS or (group is not None and group not in GROUPS):
             raise ValueError(f"by must be one of {BYS}, group one of {GROUPS}")
         key, provider, model = _KEYS[by]
         span = (since, until)
-        total_row = self._db.execute(f"SELECT {_SUMS} FROM requests {_WHERE}", span).fetchone()
+        total_row = self._run(f"SELECT {_SUMS} FROM {self._table} {_WHERE}", span).fetchone()
         total = _counters(total_row)
-        total.errors_by_status = {str(s): n for s, n in self._db.execute(
-            f"SELECT status, COUNT(*) FROM requests {_WHERE} AND status >= 400 "
+        total.errors_by_status = {str(s): n for s, n in self._run(
+            f"SELECT status, COUNT(*) FROM {self._table} {_WHERE} AND status >= 400 "
             "GROUP BY status ORDER BY status", span)}
         rows: dict[str, Row] = {}
-        for k, p, m, *sums in self._db.execute(
-                f"SELECT {key} AS k, {provider}, {model}, {_SUMS} FROM requests {_WHERE} "
+        for k, p, m, *sums in self._run(
+                f"SELECT {key} AS k, MIN({provider}), MIN({model}), {_SUMS} FROM {self._table} {_WHERE} "
                 "GROUP BY k ORDER BY k", span):
             rows[k] = Row(k, p, m, _counters(sums))
-        for k, status, n in self._db.execute(
-                f"SELECT {key} AS k, status, COUNT(*) FROM requests {_WHERE} AND status >= 400 "
+        for k, status, n in self._run(
+                f"SELECT {key} AS k, status, COUNT(*) FROM {self._table} {_WHERE} AND status >= 400 "
                 "GROUP BY k, status ORDER BY status", span):
             rows[k].counters.errors_by_status[str(status)] = n
         self._percentiles(key, span, rows)
         series: list[Bucket] = []
         if group is not None:
             size = 3600 if group == "hour" else 86400
-            for b, k, *sums in self._db.execute(
-                    f"SELECT CAST(started_at / {size} AS INTEGER) * {size} AS b, {key} AS k, {_SUMS} "
-                    f"FROM requests {_WHERE} GROUP BY b, k ORDER BY b, k", span):
+            for b, k, *sums in self._run(
+                    f"SELECT {self._bucket(size)} AS b, {key} AS k, {_SUMS} "
+                    f"FROM {self._table} {_WHERE} GROUP BY b, k ORDER BY b, k", span):
                 series.append(Bucket(float(b), k, _counters(sums)))
         return Report(since, until, by, group, total, list(rows.values()), series)
 
     def _percentiles(self, key: str, span: tuple[float, float], rows: dict[str, Row]) -> None:
         samples: dict[str, tuple[list[float], list[float]]] = {}
-        for k, latency, ttfb in self._db.execute(
+        for k, latency, ttfb in self._run(
                 f"SELECT k, latency_ms, ttfb_ms FROM (SELECT {key} AS k, latency_ms, ttfb_ms, "
                 "ROW_NUMBER() OVER (PARTITION BY " + key + " ORDER BY started_at DESC) AS n "
-                f"FROM requests {_WHERE}) WHERE n <= {_PERCENTILE_WINDOW}", span):
+                f"FROM {self._table} {_WHERE}) AS ranked WHERE n <= {_PERCENTILE_WINDOW}", span):
             lat, first = samples.setdefault(k, ([], []))
             lat.append(latency)
             if ttfb is not None:

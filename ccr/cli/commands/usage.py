@@ -1,6 +1,6 @@
 """`ccr usage` (today's and this month's spend per model) and `ccr model info PROVIDER,MODEL`.
 
-    ccr usage              # from $CCR_HOME/usage.sqlite3; works with the service running or not
+    ccr usage              # from $CCR_HOME/usage.sqlite3 (or the shared database); service running or not
     ccr usage --json
     ccr model info deepseek,deepseek-chat
 
@@ -18,8 +18,11 @@ from datetime import datetime
 from typing import Any
 
 from ccr.config import split_route
+from ccr.database.url import database_url
+from ccr.errors import ConfigError
 from ccr.usage.catalogue import Books, ModelInfo, base_catalogue
-from ccr.usage.sqlite import FILENAME, SQLiteStore
+from ccr.usage.sqlite import FILENAME
+from ccr.usage.stores import store_opener
 from ccr.usage.store import Counters, Report
 
 from .common import CLIError, config_file, home, read_config
@@ -51,8 +54,13 @@ def add_info_action(actions: Any) -> None:
 # ---- ccr usage -------------------------------------------------------------------------------
 
 def run_usage(args: argparse.Namespace) -> int:
+    config = read_config(config_file(None))
+    try:
+        shared = database_url(config) is not None
+    except ConfigError as exc:
+        raise CLIError(exc.message) from None
     path = home() / FILENAME
-    if not path.exists():
+    if not shared and not path.exists():
         print("no usage recorded yet: the ledger is written by the running service (`ccr start`)")
         return 0
     now = time.time()
@@ -60,13 +68,14 @@ def run_usage(args: argparse.Namespace) -> int:
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
     month = day.replace(day=1)
     try:
-        store = SQLiteStore(path, readonly=True)
-    except sqlite3.Error as exc:
-        raise CLIError(f"cannot read the usage ledger: {exc}") from None
+        store = store_opener(config, readonly=True)()  # the shared database's ledger, or the file's
+    except Exception as exc:  # sqlite3.Error, or psycopg's (which name host and port, no password)
+        first_line = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise CLIError(f"cannot read the usage ledger: {first_line}") from None
     try:
         today = store.query(day.timestamp(), now + 1, None, "model")
         this_month = store.query(month.timestamp(), now + 1, None, "model")
-    except sqlite3.Error as exc:
+    except Exception as exc:  # sqlite3.Error, psycopg.Error
         raise CLIError(f"cannot read the usage ledger: {exc}") from None
     finally:
         store.close()

@@ -19,12 +19,22 @@ if ! { [ -x "$claude" ] && "$claude" --version 2>/dev/null | grep -q "^$CLAUDE_C
 fi
 export CCR_TEST_CLAUDE="$PWD/$claude"
 
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "installing Debian's chromium for the UI tests" >&2
-    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+# Debian packages the tests start themselves: Chromium (UI), PostgreSQL (shared database),
+# nginx (the load balancer in front of two nodes). Their services are not started on install.
+apt_install() {
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing Debian's $* for the tests" >&2
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
     $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >&2
-fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
+    $sudo rm -f /usr/sbin/policy-rc.d
+}
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 export CCR_TEST_CHROMIUM="$(command -v chromium)"
 
 bash scripts/docs.sh

@@ -14,7 +14,6 @@ Reference: https://platform.openai.com/docs/api-reference/responses/create
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from .hub import (
@@ -24,17 +23,13 @@ from .hub import (
     clamp_effort,
     dialect_payload,
     dialect_signature,
+    is_reasoning_model,
     text_of,
     un_b64url,
 )
 
-__all__ = ["to_responses", "encode_reasoning", "decode_reasoning", "is_reasoning_model"]
+__all__ = ["to_responses", "encode_reasoning", "decode_reasoning"]
 
-_REASONING_MODELS = re.compile(r"(^|/)(o\d|gpt-5|gpt-oss|codex)", re.I)
-
-
-def is_reasoning_model(model: str) -> bool:
-    return bool(_REASONING_MODELS.search(model))
 
 
 def encode_reasoning(items: list[Json], provider: str) -> str:

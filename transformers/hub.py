@@ -15,13 +15,15 @@
 - Packed tool ids: a signature that belongs to a tool call rides inside the tool_use id, which
   the client keeps verbatim (`toolu_ab12__ccrsig_<base64url>`).
 - Reasoning effort: the levels, the thinking budget of each, the effort of a budget (the two
-  are inverse: `effort_for_budget(budget_for(e)) == e`), and each provider family's clamp.
+  are inverse: `effort_for_budget(budget_for(e)) == e`), each provider family's clamp, and
+  which OpenAI model families reason.
 - `text_of`: the text of a message's content.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from typing import Any
 
@@ -32,7 +34,7 @@ __all__ = [
     "dialect_signature", "dialect_payload", "drop_ccr_thinking",
     "b64url", "un_b64url", "pack_tool_id", "unpack_tool_id", "new_tool_id",
     "EFFORTS", "BUDGETS", "budget_for", "effort_for_budget", "clamp_effort",
-    "OPENAI_EFFORTS", "CEREBRAS_EFFORTS", "GEMINI3_LEVELS", "text_of",
+    "OPENAI_EFFORTS", "CEREBRAS_EFFORTS", "GEMINI3_LEVELS", "is_reasoning_model", "text_of",
 ]
 
 # --- thinking signatures ------------------------------------------------------------------------
@@ -130,6 +132,15 @@ BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high":
 OPENAI_EFFORTS: tuple[str, ...] = ("minimal", "low", "medium", "high")   # chat, Responses, OpenRouter
 CEREBRAS_EFFORTS: tuple[str, ...] = ("low", "medium", "high")            # gpt-oss on Cerebras
 GEMINI3_LEVELS: tuple[str, ...] = ("low", "high")                        # Gemini 3 thinkingLevel
+
+
+_REASONING_MODELS = re.compile(r"(^|/)(o\d|gpt-5|gpt-oss|codex)", re.I)
+
+
+def is_reasoning_model(model: str) -> bool:
+    """OpenAI's reasoning families (o1/o3/o4, gpt-5, gpt-oss, codex), which take an effort
+    whether or not the client asked for thinking; other OpenAI-style models reject one."""
+    return bool(_REASONING_MODELS.search(model))
 
 
 def budget_for(effort: Any) -> int | None:

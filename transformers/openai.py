@@ -23,12 +23,11 @@ from typing import Any, ClassVar
 
 from ._util import strip_part
 from .base import Context, Json, Transformer, Upstream
-from .hub import OPENAI_EFFORTS, clamp_effort, signature_field
+from .hub import OPENAI_EFFORTS, clamp_effort, is_reasoning_model, signature_field
 
 __all__ = ["OpenAI", "flatten_text"]
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_REASONING_MODELS = re.compile(r"(^|/)(o\d|gpt-5|gpt-oss)", re.I)
 
 
 def short_tool_name(name: str) -> str:
@@ -97,7 +96,7 @@ class OpenAI(Transformer):
         if effort is None:
             return
         wanted = (self.reasoning_effort is True or reasoning.get("enabled") is True
-                  or bool(_REASONING_MODELS.search(str(body.get("model", "")))))
+                  or is_reasoning_model(str(body.get("model", ""))))
         if wanted and reasoning.get("enabled") is not False:
             body["reasoning_effort"] = effort
 

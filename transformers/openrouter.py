@@ -19,7 +19,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from ._util import copy_body, strip_cache_control
+from ._util import copy_body, strip_cache_control, strip_part
 from .base import Context, Json, Upstream
 from .hub import (
     OPENAI_EFFORTS,
@@ -164,8 +164,7 @@ class OpenRouter(OpenAI):
     def message(self, message: Json, ctx: Context, names: dict[str, str]) -> Json:
         if not _is_claude(ctx.model) or not isinstance(message.get("content"), list):
             return super().message(message, ctx, names)
-        parts = [{k: v for k, v in p.items() if k != "media_type"} if isinstance(p, dict) else p
-                 for p in message["content"]]
+        parts = [strip_part(p, ("media_type",)) for p in message["content"]]
         out = super().message({k: v for k, v in message.items() if k != "content"}, ctx, names)
         out["content"] = parts
         return out

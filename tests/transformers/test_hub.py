@@ -16,6 +16,7 @@ from ccr.transformers.hub import (
     drop_ccr_thinking,
     effort_for_budget,
     is_ccr_signature,
+    is_reasoning_model,
     pack_tool_id,
     reasoning_signature,
     signature_field,
@@ -81,3 +82,9 @@ def test_clamps_per_provider_family():
     assert [clamp_effort(e, GEMINI3_LEVELS) for e in EFFORTS] == \
         ["low", "low", "high", "high", "high", "high"]
     assert clamp_effort("extreme", OPENAI_EFFORTS) is None and clamp_effort(None, OPENAI_EFFORTS) is None
+
+
+def test_reasoning_model_families():
+    assert [is_reasoning_model(m) for m in ("o3-mini", "openai/gpt-5", "gpt-oss-120b", "gpt-5-codex", "codex-mini")] \
+        == [True] * 5
+    assert [is_reasoning_model(m) for m in ("gpt-4o", "qwen3-coder", "deepseek-chat", "solo1")] == [False] * 4

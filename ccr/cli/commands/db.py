@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
 
 from ccr.database.connect import DatabaseError, open_pool
 from ccr.database.migrations import LATEST, schema_state, upgrade
@@ -14,6 +17,8 @@ from ccr.errors import ConfigError
 from .common import CLIError, config_file, read_config
 
 __all__ = ["register", "configured_url"]
+
+T = TypeVar("T")
 
 
 def register(commands: Any) -> None:
@@ -42,19 +47,23 @@ def configured_url(explicit: str | None) -> str:
     return url
 
 
-def run_upgrade(args: argparse.Namespace) -> int:
-    url = configured_url(args.config)
-
-    async def go() -> list[str]:
+def _with_pool(url: str, work: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
+    """Run `work` on a one-connection pool; a database error becomes a one-line CLI error."""
+    async def go() -> T:
         pool = await open_pool(url, min_size=1, max_size=1)
         try:
-            return [f"{m.version}: {m.name}" for m in await upgrade(pool)]
+            return await work(pool)
         finally:
             await pool.close()
     try:
-        applied = asyncio.run(go())
+        return asyncio.run(go())
     except DatabaseError as exc:
         raise CLIError(exc.message) from None
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    url = configured_url(args.config)
+    applied = [f"{m.version}: {m.name}" for m in _with_pool(url, upgrade)]
     where = display_url(url)
     if applied:
         print(f"upgraded {where} to schema version {LATEST}:")
@@ -67,17 +76,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     url = configured_url(args.config)
-
-    async def go() -> int:
-        pool = await open_pool(url, min_size=1, max_size=1)
-        try:
-            return (await schema_state(pool)).version
-        finally:
-            await pool.close()
-    try:
-        version = asyncio.run(go())
-    except DatabaseError as exc:
-        raise CLIError(exc.message) from None
+    version = _with_pool(url, schema_state).version
     state = "up to date" if version == LATEST else ("ahead of this ccr" if version > LATEST
                                                     else "behind: run `ccr db upgrade`")
     print(f"database: {display_url(url)}\nschema version: {version} (this ccr needs {LATEST}): {state}")

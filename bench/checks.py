@@ -133,6 +133,6 @@ def openai_json(raw: bytes, expected: str) -> Result:
 
 
 def _diff(got: str, expected: str) -> str:
-    at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+    at = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b), min(len(got), len(expected)))
     return (f"text differs at character {at}: got {got[at:at + 20]!r}, "
             f"expected {expected[at:at + 20]!r} (lengths {len(got)}/{len(expected)})")

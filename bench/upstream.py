@@ -57,8 +57,8 @@ class Reply:
             self.parts: list[bytes] = []
             return
         events = [_event('[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]')]
-        events += [_event('[{"index":0,"delta":{"content":%s},"finish_reason":null}]' % json.dumps(p, ensure_ascii=False))
-                   for p in pieces]
+        events += [_event('[{"index":0,"delta":{"content":' + json.dumps(p, ensure_ascii=False)
+                          + '},"finish_reason":null}]') for p in pieces]
         tail = (_event('[{"index":0,"delta":{},"finish_reason":"stop"}]')
                 + _event("[]", usage) + b"data: [DONE]\n\n")
         start = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"

@@ -104,10 +104,11 @@ def build(size: str, mode: Mode) -> Workload:
 
 # --- deterministic filler text -------------------------------------------------------------
 
-_WORDS = ("the file function test value return import class module error config request "
-          "stream token model router provider handler path line change commit build check "
-          "result output input data list string number object array field type default "
-          "async await context session server client event write read parse encode").split()
+_WORDS = (  # noqa: SIM905 (a word list reads best as text)
+    "the file function test value return import class module error config request "
+    "stream token model router provider handler path line change commit build check "
+    "result output input data list string number object array field type default "
+    "async await context session server client event write read parse encode").split()
 
 
 def _prose(rng: random.Random, chars: int) -> str:

@@ -40,7 +40,7 @@ class SSEEvent(NamedTuple):  # a tuple: made once per streamed event, and cheape
 
 
 class SSEDecoder:
-    __slots__ = ("_text", "_buffer", "_event", "_data", "_id", "_has_data", "_started")
+    __slots__ = ("_buffer", "_data", "_event", "_has_data", "_id", "_started", "_text")
 
     def __init__(self) -> None:
         self._started = False  # a leading BOM is dropped (SSE spec)
@@ -75,7 +75,7 @@ class SSEDecoder:
         """UTF-8 text of a read; the incremental decoder only when a character is split across
         reads or a byte is invalid (it then replaces it), which a strict decode of the whole
         read tells at no cost in the common case."""
-        if not self._text.buffer:  # type: ignore[attr-defined]  (no bytes held back)
+        if not self._text.buffer:  # no bytes held back
             try:
                 return chunk.decode("utf-8")
             except UnicodeDecodeError:
@@ -129,9 +129,8 @@ class SSEDecoder:
             self._has_data = True
         elif name == "event":
             self._event = value
-        elif name == "id":
-            if "\0" not in value:
-                self._id = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
         return None
 
 

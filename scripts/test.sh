@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run them: a virtualenv with ccr and its test extras,
 # the pinned Claude Code CLI (npm, into .cache/), and Debian's Chromium for the UI tests.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k stream`.
+# scripts/checks.sh (ruff, mypy, import contracts) runs before pytest. Extra arguments go to
+# pytest, e.g. `bash scripts/test.sh -k stream`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,10 @@ PYTHON=${PYTHON:-python3}
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,fast]'
+
+# lint, types and import contracts first: a new violation fails the run like a failing test.
+# CCR_SKIP_CHECKS=1 leaves them out of a quick targeted run (never in CI).
+[ -n "${CCR_SKIP_CHECKS:-}" ] || bash scripts/checks.sh
 
 claude=.cache/claude-cli/node_modules/.bin/claude
 if ! { [ -x "$claude" ] && "$claude" --version 2>/dev/null | grep -q "^$CLAUDE_CODE_VERSION "; }; then

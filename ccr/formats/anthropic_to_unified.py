@@ -80,7 +80,7 @@ async def events_to_unified(events: AsyncIterator[Json]) -> AsyncIterator[Json]:
 
     async for event in events:
         kind = event.get("type")
-        if kind == "error" or "error" in event and kind is None:
+        if kind == "error" or ("error" in event and kind is None):
             yield {"error": event.get("error") or event}
             return
         if kind == "message_start":

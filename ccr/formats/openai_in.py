@@ -193,7 +193,8 @@ def router_view(body: Json) -> Json:
                                "input": _arguments(function.get("arguments"))})
             messages.append({"role": role, "content": blocks})
     view: Json = {"model": body["model"], "messages": messages, "system": system}
-    tools = [t["function"] for t in body.get("tools") or () if isinstance(t, dict) and isinstance(t.get("function"), dict)]
+    tools = [t["function"] for t in body.get("tools") or ()
+             if isinstance(t, dict) and isinstance(t.get("function"), dict)]
     if tools:
         view["tools"] = [{"name": f.get("name", ""), "description": f.get("description") or "",
                           "input_schema": f.get("parameters") or {"type": "object"}} for f in tools]

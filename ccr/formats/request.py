@@ -122,10 +122,8 @@ def _image_part(block: Json) -> Json | None:
         return None
     if source.get("type") == "base64":
         data = str(source.get("data", ""))
-        if data.startswith("data:"):  # some clients send a full data URL already
-            url = data
-        else:
-            url = f"data:{source.get('media_type', 'image/png')};base64,{data}"
+        # some clients send a full data URL already
+        url = data if data.startswith("data:") else f"data:{source.get('media_type', 'image/png')};base64,{data}"
         return {"type": "image_url", "image_url": {"url": url}, "media_type": source.get("media_type")}
     if source.get("type") == "url" and source.get("url"):
         return {"type": "image_url", "image_url": {"url": source["url"]}}

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 __all__ = ["LogFiles", "RotatingFile", "SERVER_PREFIX", "ROUTING_NAME"]
 
@@ -179,7 +179,7 @@ class LogFiles:
                 elif isinstance(item, threading.Event):
                     waiters.append(item)
                 else:
-                    target, line = item  # type: ignore[misc]
+                    target, line = cast("tuple[RotatingFile, str | bytes]", item)
                     batch.setdefault(target, []).append(line)
                 if count == _BATCH - 1:
                     break

@@ -185,10 +185,8 @@ def tail(fd: int, lines: int, offset: int = 0, accept: Callable[[str], bool] | N
         block = os.pread(fd, size_now, pos)
         scanned += len(block)
         parts = block.split(b"\n")
-        if len(carry) >= MAX_LINE:  # the line is too long: keep its end only
-            last = carry
-        else:
-            last = parts[-1] + carry
+        # a line too long already: keep its end only
+        last = carry if len(carry) >= MAX_LINE else parts[-1] + carry
         if len(parts) == 1:
             carry = last[-MAX_LINE:] if len(last) > MAX_LINE else last
             continue

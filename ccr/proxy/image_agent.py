@@ -209,7 +209,7 @@ async def run(agent: ImageAgent, runtime: Runtime, route: Route, call: Caller) -
         history: list[Json] = []             # this round's blocks, for the follow-up request
         final: Json | None = None
         async for kind, data in call(route, body):
-            index = data.get("index")
+            index: Any = data.get("index")
             if kind in ("message_start", "ping"):
                 if round_number == 0:
                     yield kind, data

@@ -137,8 +137,8 @@ class Router:
         # The tag is taken out whichever rule wins, so no provider ever sees it.
         tag = _take_subagent_tag(body)
         if choice:
-            provider, model = self.resolve(choice, "custom router")
-            return Route(provider, model, "custom")
+            provider, chosen = self.resolve(choice, "custom router")
+            return Route(provider, chosen, "custom")
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise RequestError("model: Field required")
@@ -147,10 +147,10 @@ class Router:
             return Route(provider, routed, "explicit")
 
         rules, rules_source = self._rules(session_id)
-        routed = self._pick(body, model, rules, session_id, tag)
-        if routed is None:
+        picked = self._pick(body, model, rules, session_id, tag)
+        if picked is None:
             raise RequestError("Missing model in request body: Router.default is not set")
-        rule, value = routed
+        rule, value = picked
         provider, chosen = self.resolve(value, f"Router.{rule}")
         from_override = rules_source != "global" and rule not in _GLOBAL_ONLY
         if rule == "default" and not rules.default:
@@ -195,7 +195,7 @@ class Router:
     async def _custom(self, body: dict[str, Any]) -> str | None:
         assert self.custom is not None
         try:
-            result = self.custom(body, dict(self.config.data))
+            result: object = self.custom(body, dict(self.config.data))
             if inspect.isawaitable(result):
                 result = await result
         except Exception as exc:  # a user's plugin: log and use the built-in rules

@@ -116,6 +116,7 @@ async def json_chunks(body: Body, summary: StreamSummary,
     """Each SSE event's data as JSON; stops at `data: [DONE]`."""
     decoder = SSEDecoder()
     source = body.chunks()
+    chunk: bytes | None
     while True:
         if before_read is not None:
             await before_read()

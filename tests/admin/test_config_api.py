@@ -28,7 +28,7 @@ async def test_get_returns_the_file_with_env_references_unresolved(admin_server,
     raw = good()
     raw["Providers"][0]["api_key"] = "$FAKE_PROVIDER_KEY"
     admin = await admin_server(raw)
-    status, body, headers = await admin.call("GET", "/api/config")
+    status, body, _headers = await admin.call("GET", "/api/config")
     assert status == 200
     assert body["Providers"][0]["api_key"] == "$FAKE_PROVIDER_KEY"
     assert body == raw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,11 +63,9 @@ async def test_request_lines_routing_log_and_no_secrets(admin_server, fake_upstr
         await client.messages.create(model="claude-sonnet-5", max_tokens=5,
                                      messages=[{"role": "user", "content": "bearer"}])
     async with anthropic.AsyncAnthropic(base_url=admin.url, api_key=APIKEY + "-wrong", max_retries=0) as client:
-        try:
+        with contextlib.suppress(anthropic.AuthenticationError):
             await client.messages.create(model="claude-sonnet-5", max_tokens=5,
                                          messages=[{"role": "user", "content": "wrong key"}])
-        except anthropic.AuthenticationError:
-            pass
     admin.app[LOGGING].flush()
 
     [server_log] = server_logs(admin.log_dir)

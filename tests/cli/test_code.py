@@ -169,13 +169,14 @@ async def test_activate_prints_exports_for_eval(ccr, home):
     script = f'eval "$({shlex.join(ccr_argv("activate"))})"; ' \
              'printf "%s|%s|%s|%s" "$ANTHROPIC_BASE_URL" "$ANTHROPIC_AUTH_TOKEN" "$API_TIMEOUT_MS" ' \
              '"${ANTHROPIC_API_KEY-unset}"'
-    shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
-                           env={**os.environ, "ANTHROPIC_API_KEY": "sk-ant-real"})
+    shell = await asyncio.to_thread(subprocess.run, ["bash", "-c", script], capture_output=True, text=True,
+                                    timeout=60, env={**os.environ, "ANTHROPIC_API_KEY": "sk-ant-real"})
     assert shell.stdout == f"http://127.0.0.1:{port}|sk-ccr-local|600000|unset", shell.stderr
 
 
 async def test_activate_quotes_values_a_shell_would_expand(ccr, home):
     write_config(home, APIKEY='k$x"`y`!\\z')
     script = f'eval "$({shlex.join(ccr_argv("activate"))})"; printf "%s" "$ANTHROPIC_AUTH_TOKEN"'
-    shell = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    shell = await asyncio.to_thread(subprocess.run, ["bash", "-c", script], capture_output=True, text=True,
+                                    timeout=60)
     assert shell.stdout == 'k$x"`y`!\\z', shell.stderr

@@ -68,7 +68,7 @@ async def test_start_status_double_start_stop(ccr, home):
 
 async def test_stale_pid_file_of_a_dead_process_is_replaced(ccr, home):
     write_config(home)
-    gone = subprocess.Popen(["true"])
+    gone = subprocess.Popen(["true"])  # noqa: ASYNC220 (a stand-in process: nothing waits on start)
     gone.wait()
     (home / PID_FILE).write_text(f"{gone.pid}\n")
 
@@ -83,7 +83,7 @@ async def test_stale_pid_file_of_a_dead_process_is_replaced(ccr, home):
 
 async def test_pid_file_naming_another_program_is_not_trusted_nor_killed(ccr, home):
     write_config(home)
-    other = subprocess.Popen(["sleep", "300"])
+    other = subprocess.Popen(["sleep", "300"])  # noqa: ASYNC220 (a stand-in process)
     try:
         (home / PID_FILE).write_text(f"{other.pid}\n")
         status = await ccr("status", "--json")

@@ -96,5 +96,5 @@ async def test_own_origin_is_allowed(proxy):
 
 async def test_count_tokens_needs_the_key_too(proxy):
     pair = await proxy(APIKEY="ccr-key")
-    status, _, raw = await raw_post(pair.ccr.url + "/v1/messages/count_tokens", BODY)
+    status, _, _raw = await raw_post(pair.ccr.url + "/v1/messages/count_tokens", BODY)
     assert status == 401

@@ -102,8 +102,7 @@ async def test_grown_conversation_encodes_only_new_texts(proxy):
     _, _, raw = await raw_post(url, request)  # the same again: nothing new to encode
     assert json.loads(raw)["input_tokens"] == first and counter.encoded == encoded
 
-    grown = {**request, "messages": conversation + [
-        {"role": "assistant", "content": "a brand new reply"}, {"role": "user", "content": "and a new question"}]}
+    grown = {**request, "messages": [*conversation, {"role": "assistant", "content": "a brand new reply"}, {"role": "user", "content": "and a new question"}]}
     _, _, raw = await raw_post(url, grown)
     assert json.loads(raw)["input_tokens"] == first + n("a brand new reply") + n("and a new question")
     assert counter.encoded == encoded + 2

@@ -59,13 +59,13 @@ async def test_upstream_status_mapping(proxy, upstream, status, kind, exc, strea
 
 async def test_retry_after_is_passed_on(proxy):
     pair = await proxy(openai_error(429, "slow down", {"Retry-After": "7"}))
-    status, headers, raw = await raw_post(pair.ccr.url + "/v1/messages", REQUEST)
+    status, headers, _raw = await raw_post(pair.ccr.url + "/v1/messages", REQUEST)
     assert status == 429 and headers["retry-after"] == "7"
 
 
 async def test_provider_echoing_its_key_is_redacted(proxy):
     pair = await proxy(openai_error(401, "Incorrect API key provided: sk-upstream-secret."))
-    status, _, raw = await raw_post(pair.ccr.url + "/v1/messages", REQUEST)
+    _status, _, raw = await raw_post(pair.ccr.url + "/v1/messages", REQUEST)
     assert b"sk-upstream-secret" not in raw and b"Incorrect API key provided" in raw
 
 

@@ -21,7 +21,7 @@ def held(release: asyncio.Event, before: bool = False):
         if not before:
             await response.write(sse(chunk({"content": "Hel"}), done=False))
         await release.wait()
-        await response.write(sse(*(([chunk({"content": "Hel"})] if before else [])),
+        await response.write(sse(*([chunk({"content": "Hel"})] if before else []),
                                  chunk({"content": "lo"}), chunk(finish_reason="stop")))
         return response
     return handler

@@ -60,7 +60,7 @@ BODY = {"model": "claude-sonnet-5", "max_tokens": 50, "system": [{"type": "text"
 @pytest.mark.parametrize("use", [["anthropic"], ["Anthropic"]])
 async def test_body_and_headers_pass_through(fake_upstream, ccr_server, use):
     up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(MESSAGE), use)
-    status, headers, raw = await raw_post(ccr.url + "/v1/messages?beta=true", BODY, HEADERS)
+    status, _headers, raw = await raw_post(ccr.url + "/v1/messages?beta=true", BODY, HEADERS)
     assert status == 200, raw
     assert json.loads(raw) == MESSAGE
     assert up.recorder.last == {**BODY, "model": "claude-up"}  # only the model changed
@@ -81,7 +81,7 @@ async def test_use_bearer_option(fake_upstream, ccr_server):
 
 
 async def test_stream_bytes_pass_through_and_usage_is_read(fake_upstream, ccr_server):
-    up, ccr = await start(fake_upstream, ccr_server, stream_handler(NATIVE_STREAM, piece=9))
+    _up, ccr = await start(fake_upstream, ccr_server, stream_handler(NATIVE_STREAM, piece=9))
     status, headers, raw = await raw_post(ccr.url + "/v1/messages", {**BODY, "stream": True}, HEADERS)
     assert status == 200 and raw == NATIVE_STREAM
     assert headers["x-ccr-route"].startswith("claude,claude-up")
@@ -91,7 +91,7 @@ async def test_stream_bytes_pass_through_and_usage_is_read(fake_upstream, ccr_se
 
 
 async def test_native_with_sdk_both_modes(fake_upstream, ccr_server):
-    up, ccr = await start(fake_upstream, ccr_server, stream_handler(NATIVE_STREAM))
+    _up, ccr = await start(fake_upstream, ccr_server, stream_handler(NATIVE_STREAM))
     async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k") as client:
         async with client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]) as s:
             streamed = await s.get_final_message()
@@ -102,7 +102,7 @@ async def test_native_with_sdk_both_modes(fake_upstream, ccr_server):
 
 
 async def test_client_stream_provider_json(fake_upstream, ccr_server):
-    up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(MESSAGE))
+    _up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(MESSAGE))
     async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k") as client:
         async with client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]) as s:
             message = await s.get_final_message()
@@ -113,8 +113,8 @@ async def test_client_stream_provider_json(fake_upstream, ccr_server):
 
 async def test_stream_cut_before_message_stop_ends_with_error(fake_upstream, ccr_server):
     cut = NATIVE_STREAM[:NATIVE_STREAM.index(b"event: content_block_stop") + 45]  # mid-JSON
-    up, ccr = await start(fake_upstream, ccr_server, stream_handler(cut))
-    status, _, raw = await raw_post(ccr.url + "/v1/messages", {**BODY, "stream": True})
+    _up, ccr = await start(fake_upstream, ccr_server, stream_handler(cut))
+    _status, _, raw = await raw_post(ccr.url + "/v1/messages", {**BODY, "stream": True})
     events = parse_sse(raw)  # every event, including the last, must be whole JSON
     assert events[-1][0] == "error"
     assert "claude,claude-up" in events[-1][1]["error"]["message"]
@@ -127,7 +127,7 @@ async def test_stream_cut_before_message_stop_ends_with_error(fake_upstream, ccr
 
 async def test_native_error_keeps_provider_message(fake_upstream, ccr_server):
     error = {"type": "error", "error": {"type": "invalid_request_error", "message": "max_tokens: too large"}}
-    up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(error, 400))
+    _up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(error, 400))
     status, _, raw = await raw_post(ccr.url + "/v1/messages", BODY)
     body = json.loads(raw)
     assert status == 400 and body["type"] == "error"
@@ -161,13 +161,13 @@ async def test_ccr_made_thinking_is_not_sent_to_anthropic(fake_upstream, ccr_ser
 
 async def test_native_error_object_with_200(fake_upstream, ccr_server):
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-    up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(error))
+    _up, ccr = await start(fake_upstream, ccr_server, lambda r: _json(error))
     status, _, raw = await raw_post(ccr.url + "/v1/messages", BODY)
     assert status == 502 and b"Overloaded" in raw and b"claude,claude-up" in raw
 
 
 async def test_final_event_without_blank_line(fake_upstream, ccr_server):
-    up, ccr = await start(fake_upstream, ccr_server, stream_handler(NATIVE_STREAM.rstrip(b"\n")))
+    _up, ccr = await start(fake_upstream, ccr_server, stream_handler(NATIVE_STREAM.rstrip(b"\n")))
     async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k") as client:
         async with client.messages.stream(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}]) as s:
             message = await s.get_final_message()

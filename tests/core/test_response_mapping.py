@@ -126,7 +126,7 @@ async def test_stream_reasoning_fields(proxy, field):
     payload = sse(chunk({field: "hmm "}), chunk({field: "ok"}), chunk({"content": "Hi"}),
                   chunk(finish_reason="stop", usage=USAGE))
     pair = await proxy(stream_handler(payload))
-    events, message = await via_sdk_stream(pair.ccr.url)
+    _events, message = await via_sdk_stream(pair.ccr.url)
     assert [b.type for b in message.content] == ["thinking", "text"]
     assert message.content[0].thinking == "hmm ok"
     assert f":{field}:" in message.content[0].signature  # names the field it came from
@@ -139,7 +139,7 @@ async def test_stream_thinking_object_with_signature(proxy):
                   chunk({"thinking": {"signature": "sig-abc"}}),
                   chunk({"content": "Result"}), chunk(finish_reason="stop"))
     pair = await proxy(stream_handler(payload))
-    status, _, raw = await raw_post(pair.ccr.url + "/v1/messages", {**REQUEST, "stream": True})
+    _status, _, raw = await raw_post(pair.ccr.url + "/v1/messages", {**REQUEST, "stream": True})
     events = parse_sse(raw)
     deltas = [d["delta"] for n, d in events if n == "content_block_delta"]
     assert deltas == [{"type": "thinking_delta", "thinking": "step 1"},

@@ -86,7 +86,7 @@ async def test_subagent_tag_in_system_message_inside_messages(proxy):
     pair = await start(proxy)
     request = {"model": "claude-sonnet-5", "max_tokens": 10, "messages": [
         {"role": "system", "content": TAG + "agent prompt"}, {"role": "user", "content": "go"}]}
-    status, headers, _ = await raw_post(pair.ccr.url + "/v1/messages", request)
+    status, _headers, _ = await raw_post(pair.ccr.url + "/v1/messages", request)
     assert status == 200 and pair.sent["model"] == "m-sub"
     assert pair.sent["messages"][0] == {"role": "system", "content": "agent prompt"}
 
@@ -106,13 +106,13 @@ async def test_long_context_by_session_last_usage(proxy):
                        router={**ROUTER, "longContextThreshold": 30000})
     mid = "hello " * 25000  # about 25k tokens: over 20k, under 30k
     headers = {"X-Claude-Code-Session-Id": "sess-long"}
-    status, h1, _ = await raw_post(pair.ccr.url + "/v1/messages", body(mid), headers)
+    _, h1, _ = await raw_post(pair.ccr.url + "/v1/messages", body(mid), headers)
     assert h1["x-ccr-route"].endswith("reason=default")  # no history yet
-    status, h2, _ = await raw_post(pair.ccr.url + "/v1/messages", body(mid), headers)
+    _, h2, _ = await raw_post(pair.ccr.url + "/v1/messages", body(mid), headers)
     assert h2["x-ccr-route"] == "p,m-long; reason=longContext"
-    status, h3, _ = await raw_post(pair.ccr.url + "/v1/messages", body("short"), headers)
+    _, h3, _ = await raw_post(pair.ccr.url + "/v1/messages", body("short"), headers)
     assert h3["x-ccr-route"].endswith("reason=default")  # under 20k: stays on default
-    status, h4, _ = await raw_post(pair.ccr.url + "/v1/messages", body(mid),
+    _status, h4, _ = await raw_post(pair.ccr.url + "/v1/messages", body(mid),
                                    {"X-Claude-Code-Session-Id": "other-session"})
     assert h4["x-ccr-route"].endswith("reason=default")
 

@@ -9,6 +9,7 @@ random byte positions, including inside a UTF-8 character and between CR and LF.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from typing import Any
 
@@ -63,7 +64,7 @@ CRLF_CUTS = [i for i in range(1, len(PAYLOAD)) if PAYLOAD[i - 1:i + 1] == b"\r\n
 
 def pieces(cuts: list[int]) -> list[bytes]:
     points = [0, *sorted(set(c for c in cuts if 0 < c < len(PAYLOAD))), len(PAYLOAD)]
-    return [PAYLOAD[a:b] for a, b in zip(points, points[1:])]
+    return [PAYLOAD[a:b] for a, b in itertools.pairwise(points)]
 
 
 def decode(parts: list[bytes]) -> list[SSEEvent]:
@@ -256,4 +257,4 @@ def test_decoder_matches_the_specification(stream, cuts):
     text = "".join(line + breaks[i % len(breaks)] for i, line in enumerate(lines))
     raw = (text + ("\n" if terminated else "")).encode()
     points = [0, *sorted({c for c in cuts if c < len(raw)}), len(raw)]
-    assert decode([raw[a:b] for a, b in zip(points, points[1:])]) == spec_decode(raw)
+    assert decode([raw[a:b] for a, b in itertools.pairwise(points)]) == spec_decode(raw)

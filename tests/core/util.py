@@ -190,7 +190,7 @@ def _check(value: Any, tp: Any, path: str, extra: Mapping[str, set[str]]) -> Non
         for i, item in enumerate(value):
             _check(item, args[0] if args else Any, f"{path}[{i}]", extra)
         return
-    if origin in (dict, Mapping, typing.Dict):
+    if origin in (dict, Mapping):
         if not isinstance(value, dict):
             raise RequestShapeError(f"{path}: expected an object")
         return

@@ -24,7 +24,7 @@ WORKFLOW_YAML = textwrap.dedent("""\
 
 
 async def test_batch_keeps_order_and_a_failure_does_not_stop_the_others(model, ccr_server, http):
-    scripted, url = model
+    _scripted, url = model
     ccr = await ccr_server(exec_config(url))
     async with http.post(f"{ccr.url}/api/claude-code/batch", json={
             "tasks": [{"prompt": "MARK-b1"}, {"prompt": "@@BADREQUEST@@"},

@@ -61,7 +61,7 @@ async def test_a_pending_task_can_be_cancelled_before_it_starts(model, ccr_serve
 
 
 async def test_api_errors_are_retried_with_backoff(model, ccr_server, http):
-    scripted, url = model
+    _scripted, url = model
     ccr = await ccr_server(exec_config(url))
     async with http.post(f"{ccr.url}/api/claude-code/async", json={
             "prompt": "@@FAIL500-ONCE@@ MARK-retry", "options": {"max_retries": 2}}) as response:
@@ -75,7 +75,7 @@ async def test_api_errors_are_retried_with_backoff(model, ccr_server, http):
 
 
 async def test_long_prompt_and_dash_prompt_go_through_stdin(model, ccr_server, http):
-    scripted, url = model
+    _scripted, url = model
     ccr = await ccr_server(exec_config(url))
     prompt = "x" * 150_000 + " MARK-long"  # longer than Linux allows for one argument
     async with http.post(f"{ccr.url}/api/claude-code", json={"prompt": prompt}) as response:

@@ -134,8 +134,7 @@ async def test_stream_tool_loop_keeps_signed_thinking(fake_upstream, ccr_server)
             final = await helper.get_final_completion()
         turn = final.choices[0].message
         assert turn.tool_calls[0].function.arguments == '{"city": "Oslo"}'
-        history = messages + [turn.model_dump(exclude_none=True),
-                              {"role": "tool", "tool_call_id": turn.tool_calls[0].id, "content": "sunny"}]
+        history = [*messages, turn.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": turn.tool_calls[0].id, "content": "sunny"}]
         second = await client.chat.completions.create(model="gpt-4o", messages=history, tools=TOOLS,
                                                       reasoning_effort="low")
     assert second.choices[0].message.content == "It is sunny."

@@ -91,9 +91,7 @@ async def test_stream_tool_round_trip(pair):
         assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["tool_calls"]
         assert chunks[-1].usage.total_tokens == 42
 
-        history = messages + [{"role": "assistant", "content": None, "tool_calls": [
-            {"id": calls[0].id, "type": "function", "function": {"name": "read_file", "arguments": calls[0].function.arguments}}]},
-            {"role": "tool", "tool_call_id": calls[0].id, "content": "x = 1\ny = 2"}]
+        history = [*messages, {"role": "assistant", "content": None, "tool_calls": [{"id": calls[0].id, "type": "function", "function": {"name": "read_file", "arguments": calls[0].function.arguments}}]}, {"role": "tool", "tool_call_id": calls[0].id, "content": "x = 1\ny = 2"}]
         second = await client.chat.completions.create(model="gpt-4o", messages=history, tools=TOOLS, stream=True)
         text = "".join([c.choices[0].delta.content or "" async for c in second if c.choices])
     assert text == "It has 2 lines."

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from tests.core.test_claude_code import CLAUDE, run_claude
 

@@ -15,7 +15,7 @@ from openai.types.responses import Response, ResponseStreamEvent
 from openai.types.responses import response_create_params as params
 from pydantic import TypeAdapter
 
-from tests.core.util import _check, parse_sse, raw_post
+from tests.core.util import _check, raw_post
 
 from .util import (
     TOOLS,

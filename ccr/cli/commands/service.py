@@ -213,7 +213,7 @@ def _duration(seconds: float | None) -> str:
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     parts = [f"{days}d"] * bool(days) + [f"{hours}h"] * bool(hours) + [f"{minutes}m"] * bool(minutes)
-    return " ".join(parts + [f"{secs}s"])
+    return " ".join([*parts, f"{secs}s"])
 
 
 def _text(r: dict[str, Any]) -> str:

@@ -142,7 +142,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
 def _finish(request: web.Request, record: RequestRecord) -> None:
     request.app[STATS].record(record)
     count_task(request.app, record)  # execution API: tokens per Claude Code task
-    fields = {k: v for k, v in (
+    fields: dict[str, object] = {k: v for k, v in (
         ("route", f"{record.provider},{record.model}" if record.provider else None),
         ("reason", record.route_reason or None), ("stream", record.stream), ("status", record.status),
         ("ttfb_ms", record.ttfb_ms), ("duration_ms", record.duration_ms),

@@ -41,13 +41,6 @@ def _valid_name(name: str) -> str:
     return name
 
 
-def _is_log_file(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False
-
-
 def list_files(log_dir: Path) -> list[dict[str, Any]]:
     """`[{name, size, lastModified}]` of the regular *.log files, newest first."""
     try:

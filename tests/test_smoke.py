@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import anthropic
 from aiohttp import web
 
-from tests.conftest import make_config, openai_provider
-
-
-def sse(*chunks: dict) -> bytes:
-    return b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
+from tests.helpers import make_config, openai_provider, sse
 
 
 async def test_plain_reply(fake_upstream, ccr_server):

@@ -31,11 +31,6 @@ def chat_reply(text: str, prompt_tokens: int = 10, completion_tokens: int = 2, m
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}}
 
 
-def sse(*chunks: dict, done: bool = True) -> bytes:
-    out = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks)
-    return out + (b"data: [DONE]\n\n" if done else b"")
-
-
 def replying(text: str, **kw: Any) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         return web.json_response(chat_reply(text, **kw))

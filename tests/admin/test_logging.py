@@ -12,8 +12,9 @@ from aiohttp import web
 
 from ccr.logs.files import LogFiles
 from ccr.logs.setup import LOGGING
+from tests.helpers import sse
 
-from .conftest import chat_reply, provider, sse
+from .conftest import chat_reply, provider
 
 APIKEY = "ccr-admin-key-7f3a9c2e51"
 UPSTREAM_KEY = "sk-upstream-secret-0123456789abcdef"

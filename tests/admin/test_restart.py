@@ -14,8 +14,9 @@ import anthropic
 from aiohttp import web
 
 from ccr.server.keys import RUNTIME
+from tests.helpers import sse
 
-from .conftest import chat_reply, provider, replying, sse
+from .conftest import chat_reply, provider, replying
 
 
 def routed_to(url: str, name: str = "fake", model: str = "gpt-test", **top) -> dict:

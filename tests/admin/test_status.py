@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
 from pathlib import Path
 
 import anthropic
+import pytest
 from aiohttp import web
 
-from .conftest import chat_reply, provider
+from tests.helpers import CLAUDE
 
-CLAUDE = os.environ.get("CCR_TEST_CLAUDE") or str(
-    Path(__file__).resolve().parents[2] / ".cache/claude-cli/node_modules/.bin/claude")
+from .conftest import chat_reply, provider
 
 
 def claude_says() -> str:
@@ -67,6 +66,7 @@ async def test_stats_per_provider_and_model(admin_server, fake_upstream):
     assert body["since"].endswith("Z") and body["uptime_seconds"] >= 0
 
 
+@pytest.mark.claude_cli
 async def test_version_with_the_real_claude_cli_from_config(admin_server):
     admin = await admin_server({"Providers": [], "Router": {}, "CLAUDE_PATH": CLAUDE})
     status, body, _ = await admin.call("GET", "/version")
@@ -81,6 +81,7 @@ async def test_version_with_the_real_claude_cli_from_config(admin_server):
     assert health["version"] == ccr.__version__ and health["timestamp"].endswith("Z")
 
 
+@pytest.mark.claude_cli
 async def test_version_from_env_and_from_path(admin_server, monkeypatch, tmp_path):
     monkeypatch.setenv("CLAUDE_PATH", CLAUDE)
     admin = await admin_server({"Providers": [], "Router": {}})

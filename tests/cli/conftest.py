@@ -27,8 +27,6 @@ import pytest
 from ccr.service_record import alive, is_ccr
 
 BIN = Path(sys.executable).parent / "ccr"
-CLAUDE = os.environ.get("CCR_TEST_CLAUDE") or str(
-    Path(__file__).resolve().parents[2] / ".cache/claude-cli/node_modules/.bin/claude")
 
 
 def ccr_argv(*args: str) -> list[str]:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from .conftest import CLAUDE, ccr_argv, ccr_processes, provider, write_config
+from tests.helpers import CLAUDE
 
-needs_claude = pytest.mark.skipif(not Path(CLAUDE).exists(), reason="Claude Code CLI not installed "
-                                  "(scripts/test.sh installs it)")
+from .conftest import ccr_argv, ccr_processes, provider, write_config
+
 REPLY = "pong from the fake upstream"
 
 
@@ -51,7 +51,7 @@ def prompts(recorder) -> str:
     return json.dumps(recorder.requests)
 
 
-@needs_claude
+@pytest.mark.claude_cli
 async def test_concurrent_code_runs_start_one_server_and_reach_the_upstream(ccr, home, fake_upstream, tmp_path):
     up = await fake_upstream(openai_reply)
     write_config(home, Providers=[provider(up.url)], Router={"default": "fake,gpt-test"})
@@ -72,7 +72,7 @@ async def test_concurrent_code_runs_start_one_server_and_reach_the_upstream(ccr,
     assert (await ccr("status")).code == 0  # left running for the next run, until `ccr stop`
 
 
-@needs_claude
+@pytest.mark.claude_cli
 async def test_code_never_stops_a_service_it_did_not_start(ccr, home, fake_upstream, tmp_path):
     up = await fake_upstream(openai_reply)
     write_config(home, Providers=[provider(up.url)], Router={"default": "fake,gpt-test"})

@@ -3,36 +3,16 @@ a tool loop (the CLI runs the tool and sends its result back)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from .util import chunk, sse, tool_call_delta
+from tests.helpers import run_claude, sse
 
-CLAUDE = os.environ.get("CCR_TEST_CLAUDE") or str(
-    Path(__file__).resolve().parents[2] / ".cache/claude-cli/node_modules/.bin/claude")
+from .util import chunk, tool_call_delta
 
-pytestmark = pytest.mark.skipif(not Path(CLAUDE).exists(), reason="Claude Code CLI not installed (scripts/test.sh installs it)")
-
-
-async def run_claude(url: str, tmp_path: Path, *args: str) -> dict:
-    home = tmp_path / "claude-home"
-    home.mkdir(exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-           "ANTHROPIC_BASE_URL": url, "ANTHROPIC_AUTH_TOKEN": "ccr-key",
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
-           "CLAUDE_CODE_MAX_RETRIES": "0"}
-    proc = await asyncio.create_subprocess_exec(
-        CLAUDE, "-p", *args, "--output-format", "json", cwd=tmp_path, env=env,
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        start_new_session=True)
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
-    assert stdout, stderr.decode()
-    return json.loads(stdout)
+pytestmark = pytest.mark.claude_cli
 
 
 async def test_plain_answer(proxy, tmp_path):

@@ -9,7 +9,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from .util import chunk, sse
+from tests.helpers import sse
+
+from .util import chunk
 
 REQUEST = {"model": "claude-sonnet-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
 

@@ -11,9 +11,9 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider, parse_sse, sse
 
-from .util import chunk, parse_sse, raw_post, sse, stream_handler
+from .util import chunk, raw_post, stream_handler
 
 REQUEST = {"model": "claude-sonnet-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
 

@@ -8,7 +8,9 @@ import aiohttp
 import anthropic
 from aiohttp import web
 
-from .util import chunk, parse_sse, sse
+from tests.helpers import parse_sse, sse
+
+from .util import chunk
 
 REQUEST = {"model": "claude-sonnet-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
 

@@ -8,9 +8,9 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from tests.conftest import make_config
+from tests.helpers import parse_sse, start_pair
 
-from .util import parse_sse, raw_post, stream_handler
+from .util import raw_post, stream_handler
 
 MESSAGE = {"id": "msg_up_1", "type": "message", "role": "assistant", "model": "claude-up",
            "content": [{"type": "thinking", "thinking": "hm", "signature": "sig-real"},
@@ -34,15 +34,10 @@ NATIVE_STREAM = (
 )
 
 
-def native_provider(url: str, use: list, **extra):
-    return {"name": "claude", "api_base_url": url, "api_key": "sk-ant-upstream", "models": ["claude-up"],
-            "transformer": {"use": use}, **extra}
-
-
 async def start(fake_upstream, ccr_server, handler, use=("anthropic",), **extra):
-    up = await fake_upstream(handler, path="/v1/messages")
-    config = make_config([native_provider(up.url, list(use), **extra)], {"default": "claude,claude-up"})
-    return up, await ccr_server(config)
+    pair = await start_pair(fake_upstream, ccr_server, handler, name="claude", model="claude-up", path="/v1/messages",
+                            use=list(use), provider={"api_key": "sk-ant-upstream", **extra})
+    return pair.up, pair.ccr
 
 
 HEADERS = {"anthropic-version": "2023-06-01", "anthropic-beta": "interleaved-thinking-2025-05-14",

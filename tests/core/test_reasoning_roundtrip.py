@@ -10,9 +10,9 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider, sse
 
-from .util import assert_openai_request, chat_reply, chunk, sse, tool_call_delta
+from .util import assert_openai_request, chat_reply, chunk, tool_call_delta
 
 TOOLS = [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}]
 DEEPSEEK_EXTRA = {"ChatCompletionAssistantMessageParam": {"reasoning_content"}}

@@ -11,17 +11,9 @@ from typing import Any
 import anthropic
 import pytest
 
-from .util import (
-    USAGE,
-    chat_reply,
-    chunk,
-    json_handler,
-    parse_sse,
-    raw_post,
-    sse,
-    stream_handler,
-    tool_call_delta,
-)
+from tests.helpers import parse_sse, sse
+
+from .util import USAGE, chat_reply, chunk, json_handler, raw_post, stream_handler, tool_call_delta
 
 REQUEST = {"model": "claude-sonnet-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import structlog
 
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider
 
 from .util import USAGE, chat_reply, json_handler, raw_post
 

@@ -23,8 +23,9 @@ from ccr.formats.assemble import accumulate
 from ccr.formats.events import StreamSummary, anthropic_events
 from ccr.server.app import create_app
 from ccr.sse import SSEDecoder, SSEEvent
+from tests.helpers import parse_sse
 
-from .util import chunk, parse_sse, tool_call_delta
+from .util import chunk, tool_call_delta
 
 
 def _data(value: dict) -> str:

@@ -6,16 +6,9 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from .util import (
-    USAGE,
-    chat_reply,
-    chunk,
-    json_handler,
-    parse_sse,
-    raw_post,
-    sse,
-    stream_handler,
-)
+from tests.helpers import parse_sse, sse
+
+from .util import USAGE, chat_reply, chunk, json_handler, raw_post, stream_handler
 
 REQUEST = {"model": "claude-sonnet-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
 STREAM = sse(chunk({"content": "Hel"}), chunk({"content": "lo"}), chunk(finish_reason="stop", usage=USAGE))

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ccr.proxy.tokens import TokenCounter
 from ccr.server.keys import RUNTIME
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider
 
 COUNTER = TokenCounter()
 

@@ -8,7 +8,7 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider
 
 REPLY = {"id": "c1", "object": "chat.completion", "model": "gpt-test",
          "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],

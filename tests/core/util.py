@@ -8,7 +8,6 @@ required key must be there, and every value must have the declared type.
 
 from __future__ import annotations
 
-import json
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,11 +52,6 @@ def chunk(delta: Json | None = None, *, finish_reason: str | None = None, usage:
     body.update(extra)
     ChatCompletionChunk.model_validate(body)
     return body
-
-
-def sse(*chunks: Json, done: bool = True) -> bytes:
-    out = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks)
-    return out + (b"data: [DONE]\n\n" if done else b"")
 
 
 def tool_call_delta(index: int, *, id: str | None = None, name: str | None = None,
@@ -105,21 +99,6 @@ async def raw_post(url: str, body: Json, headers: Mapping[str, str] | None = Non
     async with aiohttp.ClientSession() as session:
         async with session.post(url, json=body, headers=dict(headers or {})) as resp:
             return resp.status, CIMultiDict(resp.headers), await resp.read()
-
-
-def parse_sse(raw: bytes) -> list[tuple[str, Json]]:
-    """Anthropic-style SSE bytes -> [(event, data)] (the test's own tiny parser)."""
-    events = []
-    for block in raw.decode().split("\n\n"):
-        name, data = "", []
-        for line in block.split("\n"):
-            if line.startswith("event:"):
-                name = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-        if data:
-            events.append((name, json.loads("\n".join(data))))
-    return events
 
 
 # --- a strict check against the openai SDK's request types -----------------------------------

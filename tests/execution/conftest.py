@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,17 +27,14 @@ from aiohttp.test_utils import TestServer
 from ccr.config import Config
 from ccr.server.app import create_app
 from ccr.sse import SSEDecoder
-from tests.conftest import make_config, openai_provider
+from tests.helpers import CLAUDE, make_config, openai_provider, sse
 
 APIKEY = "ccr-test-key-1234567890"
-_DEFAULT_CLI = Path(__file__).resolve().parents[2] / ".cache/claude-cli/node_modules/.bin/claude"
 
 
 def claude_bin() -> str:
-    path = os.environ.get("CCR_TEST_CLAUDE") or str(_DEFAULT_CLI)
-    if not Path(path).is_file():
-        pytest.skip(f"the Claude Code CLI is not installed at {path} (scripts/test.sh installs it)")
-    return path
+    """The CLI's path; tests using it (or `exec_config`) carry the `claude_cli` marker."""
+    return CLAUDE
 
 
 def _user_text(body: dict[str, Any]) -> str:
@@ -57,10 +52,6 @@ def _user_text(body: dict[str, Any]) -> str:
 
 def _has_tool_result(body: dict[str, Any]) -> bool:
     return any(m.get("role") == "tool" for m in body.get("messages", []))
-
-
-def _sse(chunks: list[dict[str, Any]]) -> bytes:
-    return b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks) + b"data: [DONE]\n\n"
 
 
 @dataclass
@@ -120,7 +111,7 @@ class ScriptedModel:
                                       "usage": {"prompt_tokens": 40, "completion_tokens": 7}})
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(_sse(chunks))
+        await response.write(sse(*chunks))
         return response
 
 

@@ -8,9 +8,12 @@ import json
 import shlex
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from tests.execution.conftest import APIKEY, exec_config
+
+pytestmark = pytest.mark.claude_cli
 
 PROBE = r"""
 import json, os, urllib.request, urllib.error

@@ -7,7 +7,11 @@ import json
 import sys
 import textwrap
 
+import pytest
+
 from tests.execution.conftest import APIKEY, exec_config
+
+pytestmark = pytest.mark.claude_cli
 
 WORKFLOW_YAML = textwrap.dedent("""\
     name: two steps

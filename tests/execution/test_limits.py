@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.execution.conftest import exec_config, wait_done
+
+pytestmark = pytest.mark.claude_cli
 
 
 async def test_rate_limit_answers_429_with_retry_after(model, ccr_server, http):

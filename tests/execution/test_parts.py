@@ -10,7 +10,7 @@ from ccr.config.claude_code import load_settings, settings_problems
 from ccr.execution.outcome import build_result, retryable
 from ccr.execution.process import ProcessOutcome
 from ccr.execution.store import TaskRecord, TaskStore, now
-from tests.conftest import make_config
+from tests.helpers import make_config
 
 
 def test_seed_env_vars_are_defaults_and_the_config_file_wins(monkeypatch, tmp_path):

@@ -7,10 +7,11 @@ import json
 import aiohttp
 import pytest
 
-from tests.conftest import make_config, openai_provider
 from tests.execution.conftest import APIKEY, claude_bin, exec_config
+from tests.helpers import make_config, openai_provider
 
 
+@pytest.mark.claude_cli
 async def test_sync_run_returns_the_seed_result_and_applies_the_options(model, ccr_server, http, tmp_path):
     scripted, url = model
     ccr = await ccr_server(exec_config(url))
@@ -54,6 +55,7 @@ async def test_sync_run_returns_the_seed_result_and_applies_the_options(model, c
     assert not (tmp_path / "user-home" / ".claude.json").exists()
 
 
+@pytest.mark.claude_cli
 async def test_markdown_and_stream_json_formats(model, ccr_server, http):
     scripted, url = model
     ccr = await ccr_server(exec_config(url))
@@ -90,6 +92,7 @@ async def test_markdown_and_stream_json_formats(model, ccr_server, http):
     ({"output_file": "../../escape.txt"}, "options.output_file: '../../escape.txt' is outside the allowed roots"),
     ({"working_dir": "missing-dir"}, "options.working_dir: 'missing-dir' is not an existing directory"),
 ])
+@pytest.mark.claude_cli
 async def test_options_the_cli_cannot_honour_are_refused(model, ccr_server, http, options, message):
     scripted, url = model
     ccr = await ccr_server(exec_config(url))
@@ -101,6 +104,7 @@ async def test_options_the_cli_cannot_honour_are_refused(model, ccr_server, http
     assert scripted.texts == []  # nothing ran
 
 
+@pytest.mark.claude_cli
 async def test_missing_prompt_and_bad_json(model, ccr_server, http):
     _, url = model
     ccr = await ccr_server(exec_config(url))
@@ -112,6 +116,7 @@ async def test_missing_prompt_and_bad_json(model, ccr_server, http):
         assert "not valid JSON" in (await response.json())["error"]["message"]
 
 
+@pytest.mark.claude_cli
 async def test_temperature_is_refused_when_the_cli_does_not_run_through_ccr(model, ccr_server, http):
     _, url = model
     ccr = await ccr_server(exec_config(url, base_url="http://127.0.0.1:9", api_key="elsewhere-key"))
@@ -121,6 +126,7 @@ async def test_temperature_is_refused_when_the_cli_does_not_run_through_ccr(mode
         assert "no temperature setting" in (await response.json())["error"]["message"]
 
 
+@pytest.mark.claude_cli
 async def test_without_apikey_foreign_origin_and_host_are_refused(model, ccr_server):
     _, url = model
     ccr = await ccr_server(exec_config(url, apikey=None))
@@ -136,6 +142,7 @@ async def test_without_apikey_foreign_origin_and_host_are_refused(model, ccr_ser
             assert response.status == 403
 
 
+@pytest.mark.claude_cli
 async def test_with_apikey_a_missing_or_wrong_key_is_401(model, ccr_server):
     scripted, url = model
     ccr = await ccr_server(exec_config(url))
@@ -150,6 +157,7 @@ async def test_with_apikey_a_missing_or_wrong_key_is_401(model, ccr_server):
     assert scripted.texts == []
 
 
+@pytest.mark.claude_cli
 async def test_context_file_output_file_and_working_dir(model, ccr_server, http, tmp_path):
     scripted, url = model
     ccr = await ccr_server(exec_config(url))
@@ -170,6 +178,7 @@ async def test_context_file_output_file_and_working_dir(model, ccr_server, http,
     assert "Summarise the notes below." in scripted.texts[-1] and "MARK-fromcontext" in scripted.texts[-1]
 
 
+@pytest.mark.claude_cli
 def test_bad_claudecode_section_is_a_config_error_naming_the_key(tmp_path):
     from ccr.errors import ConfigError
     from ccr.proxy.runtime import build_runtime

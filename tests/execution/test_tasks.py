@@ -9,6 +9,8 @@ import pytest
 
 from tests.execution.conftest import exec_config, free_port, sse_events, wait_done
 
+pytestmark = pytest.mark.claude_cli
+
 
 def _gone(pid: int) -> bool:
     """True when no process `pid` runs (a zombie waiting for a reaper counts as gone)."""

@@ -17,8 +17,8 @@ from anthropic.types.message_create_params import (
 
 from tests.core.util import _check as check_typed
 from tests.core.util import json_handler
-
-from .util import staged, start, typed_sse
+from tests.helpers import start_pair, typed_sse
+from tests.transformers.util import staged
 
 SIG = "EqQBCkYIBxgCKkB-real-anthropic-signature=="
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "weather of a city",
@@ -65,7 +65,7 @@ def conversation(request: web.Request, body: dict) -> bytes:
 
 
 async def native(fake_upstream, ccr_server, handler):
-    return await start(fake_upstream, ccr_server, handler, use=["anthropic"], path="/v1/messages",
+    return await start_pair(fake_upstream, ccr_server, handler, use=["anthropic"], path="/v1/messages",
                        name="claude", model="claude-up")
 
 
@@ -77,7 +77,7 @@ async def test_json_request_and_reply_mapping(fake_upstream, ccr_server):
     messages = [{"role": "system", "content": "Be terse."},
                 {"role": "user", "content": [{"type": "text", "text": "What is this?"},
                                              {"type": "image_url", "image_url": {"url": IMAGE}}]}]
-    async with pair.client() as client:
+    async with pair.openai() as client:
         result = await client.chat.completions.create(
             model="claude,claude-up", messages=messages, tools=TOOLS, tool_choice="required",
             parallel_tool_calls=False, reasoning_effort="medium", stop=["END"], user="u7", temperature=0.5)
@@ -116,7 +116,7 @@ async def test_stream_tool_loop_keeps_signed_thinking(fake_upstream, ccr_server)
 
     pair = await native(fake_upstream, ccr_server, handler)
     messages = [{"role": "user", "content": "Weather in Oslo?"}]
-    async with pair.client() as client:
+    async with pair.openai() as client:
         stream = await client.chat.completions.create(model="gpt-4o", messages=messages, tools=TOOLS, stream=True,
                                                       reasoning_effort="low", stream_options={"include_usage": True})
         chunks = [c async for c in stream]
@@ -155,7 +155,7 @@ async def test_tool_loop_without_signature_goes_without_thinking(fake_upstream, 
                {"role": "assistant", "content": None, "reasoning_content": "lost signature",
                 "tool_calls": [{"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
                {"role": "tool", "tool_call_id": "toolu_1", "content": "sunny"}]
-    async with pair.client() as client:
+    async with pair.openai() as client:
         await client.chat.completions.create(model="gpt-4o", messages=history, tools=TOOLS, reasoning_effort="high")
     assert "thinking" not in pair.sent
     assert [b["type"] for b in pair.sent["messages"][1]["content"]] == ["tool_use"]
@@ -164,7 +164,7 @@ async def test_tool_loop_without_signature_goes_without_thinking(fake_upstream, 
 async def test_errors(fake_upstream, ccr_server):
     limited = await native(fake_upstream, ccr_server, json_handler(
         {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}, 429))
-    async with limited.client() as client:
+    async with limited.openai() as client:
         with pytest.raises(openai.RateLimitError) as caught:
             await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
         assert caught.value.body["message"] == "claude,claude-up: upstream returned 429: slow down"
@@ -176,7 +176,7 @@ async def test_errors(fake_upstream, ccr_server):
     start_events = events_for("x", tool=False).split(b"event: content_block_start")[0]
     error = typed_sse({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
     broken = await native(fake_upstream, ccr_server, staged(start_events, error, release))
-    async with broken.client() as client:
+    async with broken.openai() as client:
         stream = await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}],
                                                       stream=True)
         with pytest.raises(openai.APIError) as caught:

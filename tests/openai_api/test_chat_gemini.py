@@ -8,13 +8,8 @@ import json
 import pytest
 from aiohttp import web
 
-from tests.transformers.util import (
-    assert_gemini_request,
-    data_sse,
-    gemini_reply_checked,
-)
-
-from .util import start
+from tests.helpers import sse, start_pair
+from tests.transformers.util import assert_gemini_request, gemini_reply_checked
 
 MODEL = "gemini-2.5-pro"
 TOOLS = [{"type": "function", "function": {"name": "read_file", "description": "read a file",
@@ -35,10 +30,10 @@ def gemini_api(request_body: dict, stream: bool) -> bytes | dict:
     if not stream:
         return candidate([{"text": "short file"}], "STOP", USAGE)
     if answered:
-        return data_sse(candidate([{"text": "It has "}]), candidate([{"text": "2 lines."}], "STOP", USAGE))
-    return data_sse(candidate([{"text": "Reading first.", "thought": True}]),
+        return sse(candidate([{"text": "It has "}]), candidate([{"text": "2 lines."}], "STOP", USAGE), done=False)
+    return sse(candidate([{"text": "Reading first.", "thought": True}]),
                     candidate([{"functionCall": {"name": "read_file", "args": {"path": "a.py"}},
-                                "thoughtSignature": "c2lnbmF0dXJl"}], "STOP", USAGE))
+                                "thoughtSignature": "c2lnbmF0dXJl"}], "STOP", USAGE), done=False)
 
 
 async def handler(request: web.Request) -> web.StreamResponse:
@@ -56,12 +51,12 @@ async def handler(request: web.Request) -> web.StreamResponse:
 
 @pytest.fixture
 async def pair(fake_upstream, ccr_server):
-    return await start(fake_upstream, ccr_server, handler, use=["gemini"], path="/v1beta/models/",
+    return await start_pair(fake_upstream, ccr_server, handler, use=["gemini"], path="/v1beta/models/",
                        name="gem", model=MODEL)
 
 
 async def test_json(pair):
-    async with pair.client() as client:
+    async with pair.openai() as client:
         reply = await client.chat.completions.create(
             model="gem," + MODEL, max_tokens=100, stop="END",
             messages=[{"role": "system", "content": "terse"}, {"role": "user", "content": "size?"}])
@@ -75,7 +70,7 @@ async def test_json(pair):
 
 async def test_stream_tool_round_trip(pair):
     messages = [{"role": "user", "content": "how long is a.py?"}]
-    async with pair.client() as client:
+    async with pair.openai() as client:
         stream = await client.chat.completions.create(model="gpt-4o", messages=messages, tools=TOOLS,
                                                       reasoning_effort="high", stream=True,
                                                       stream_options={"include_usage": True})
@@ -105,7 +100,7 @@ async def test_stream_tool_round_trip(pair):
 async def test_n_above_one_is_refused(pair):
     import openai
 
-    async with pair.client() as client:
+    async with pair.openai() as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.chat.completions.create(model="gpt-4o", n=2, messages=[{"role": "user", "content": "x"}])
     assert caught.value.body["param"] == "n" and "dialect gemini" in caught.value.body["message"]

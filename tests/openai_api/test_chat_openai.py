@@ -11,17 +11,10 @@ import openai
 import pytest
 from aiohttp import web
 
-from tests.core.util import (
-    USAGE,
-    assert_openai_request,
-    chat_reply,
-    chunk,
-    json_handler,
-    sse,
-    tool_call_delta,
-)
+from tests.core.util import USAGE, assert_openai_request, chat_reply, chunk, json_handler, tool_call_delta
+from tests.helpers import sse, start_pair
 
-from .util import raw_stream, start, stats
+from .util import raw_stream, stats
 
 MESSAGES = [{"role": "developer", "content": "Be terse."}, {"role": "user", "content": "hi"}]
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "weather of a city",
@@ -31,9 +24,9 @@ TOOLS = [{"type": "function", "function": {"name": "get_weather", "description":
 
 async def test_json_reply_maps_request_and_reply(fake_upstream, ccr_server):
     usage = {**USAGE, "prompt_tokens_details": {"cached_tokens": 4}}
-    pair = await start(fake_upstream, ccr_server,
+    pair = await start_pair(fake_upstream, ccr_server,
                        json_handler(chat_reply("Hi there", usage=usage, reasoning_content="I greet.")))
-    async with pair.client() as client:
+    async with pair.openai() as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="gpt-4o", messages=MESSAGES, max_completion_tokens=50, reasoning_effort="high",
             temperature=0.3, seed=7, user="u1", stop="END", response_format={"type": "json_object"},
@@ -92,9 +85,9 @@ def streaming(make):
 
 
 async def test_stream_tool_calls_round_trip_with_usage(fake_upstream, ccr_server):
-    pair = await start(fake_upstream, ccr_server, streaming(tool_turns))
+    pair = await start_pair(fake_upstream, ccr_server, streaming(tool_turns))
     messages = [{"role": "user", "content": "Weather in Paris and Rome?"}]
-    async with pair.client() as client:
+    async with pair.openai() as client:
         stream = await client.chat.completions.create(model="gpt-4o", messages=messages, tools=TOOLS,
                                                       stream=True, stream_options={"include_usage": True})
         chunks = [c async for c in stream]
@@ -133,7 +126,7 @@ async def test_stream_tool_calls_round_trip_with_usage(fake_upstream, ccr_server
 async def test_stream_without_include_usage_has_no_usage_chunk(fake_upstream, ccr_server):
     payload = sse(chunk({"role": "assistant", "content": "Hel"}), chunk({"content": "lo"}),
                   chunk(finish_reason="stop"), chunk(choices=False, usage=USAGE))
-    pair = await start(fake_upstream, ccr_server, streaming(lambda _: payload))
+    pair = await start_pair(fake_upstream, ccr_server, streaming(lambda _: payload))
     status, frames = await raw_stream(pair.ccr.url, {"model": "gpt-4o", "messages": MESSAGES, "stream": True})
     assert status == 200 and frames[-1] == b"data: [DONE]"
     chunks = [json.loads(f[6:]) for f in frames[:-1]]
@@ -146,14 +139,14 @@ async def test_stream_without_include_usage_has_no_usage_chunk(fake_upstream, cc
 async def test_json_reply_to_stream_request_and_stream_reply_to_json_request(fake_upstream, ccr_server):
     payload = sse(chunk({"role": "assistant", "content": "from "}), chunk({"content": "a stream"}),
                   chunk(finish_reason="length"), chunk(choices=False, usage=USAGE))
-    pair = await start(fake_upstream, ccr_server, streaming(lambda _: payload))
-    async with pair.client() as client:
+    pair = await start_pair(fake_upstream, ccr_server, streaming(lambda _: payload))
+    async with pair.openai() as client:
         reply = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     assert reply.choices[0].message.content == "from a stream" and reply.choices[0].finish_reason == "length"
     assert reply.usage.completion_tokens == 5
 
-    other = await start(fake_upstream, ccr_server, json_handler(chat_reply("whole", usage=USAGE)))
-    async with other.client() as client:
+    other = await start_pair(fake_upstream, ccr_server, json_handler(chat_reply("whole", usage=USAGE)))
+    async with other.openai() as client:
         stream = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
                                                       stream_options={"include_usage": True})
         chunks = [c async for c in stream]
@@ -162,16 +155,16 @@ async def test_json_reply_to_stream_request_and_stream_reply_to_json_request(fak
 
 
 async def test_upstream_errors_are_openai_shaped(fake_upstream, ccr_server):
-    bad = await start(fake_upstream, ccr_server,
+    bad = await start_pair(fake_upstream, ccr_server,
                       json_handler({"error": {"message": "context too long", "type": "invalid_request_error"}}, 400))
-    down = await start(fake_upstream, ccr_server, json_handler({"error": {"message": "overloaded"}}, 503))
-    async with bad.client() as client:
+    down = await start_pair(fake_upstream, ccr_server, json_handler({"error": {"message": "overloaded"}}, 503))
+    async with bad.openai() as client:
         with pytest.raises(openai.BadRequestError) as caught:
             await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     assert caught.value.status_code == 400
     assert caught.value.body == {"message": "fake,gpt-test: upstream returned 400: context too long",
                                  "type": "invalid_request_error", "param": None, "code": "invalid_request_error"}
-    async with down.client() as client:
+    async with down.openai() as client:
         with pytest.raises(openai.InternalServerError) as caught:
             await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
     assert caught.value.status_code == 529 and "overloaded" in caught.value.message
@@ -188,7 +181,7 @@ async def test_upstream_errors_are_openai_shaped(fake_upstream, ccr_server):
     ({"model": "nope,gpt-4o", "messages": MESSAGES}, None),
 ])
 async def test_bad_requests(fake_upstream, ccr_server, body, param):
-    pair = await start(fake_upstream, ccr_server, json_handler(chat_reply()))
+    pair = await start_pair(fake_upstream, ccr_server, json_handler(chat_reply()))
     async with aiohttp.ClientSession() as session:
         async with session.post(pair.ccr.url + "/v1/chat/completions", json=body) as resp:
             status, error = resp.status, (await resp.json())["error"]
@@ -199,7 +192,7 @@ async def test_bad_requests(fake_upstream, ccr_server, body, param):
 
 
 async def test_body_that_is_not_json(fake_upstream, ccr_server):
-    pair = await start(fake_upstream, ccr_server, json_handler(chat_reply()))
+    pair = await start_pair(fake_upstream, ccr_server, json_handler(chat_reply()))
     async with aiohttp.ClientSession() as session:
         async with session.post(pair.ccr.url + "/v1/chat/completions", data=b"{nope") as resp:
             assert resp.status == 400
@@ -214,7 +207,7 @@ async def test_disconnect_closes_upstream(fake_upstream, ccr_server):
         await asyncio.Event().wait()  # hold until ccr hangs up
         return response
 
-    pair = await start(fake_upstream, ccr_server, hold)
+    pair = await start_pair(fake_upstream, ccr_server, hold)
     async with aiohttp.ClientSession() as session:
         resp = await session.post(pair.ccr.url + "/v1/chat/completions",
                                   json={"model": "gpt-4o", "messages": MESSAGES, "stream": True})
@@ -233,7 +226,7 @@ async def test_keepalive_comments_while_the_provider_is_silent(fake_upstream, cc
         await release.wait()  # silent until the client has seen a keep-alive
         return web.json_response(chat_reply("late", usage=USAGE))
 
-    pair = await start(fake_upstream, ccr_server, slow, KEEPALIVE_MS=100)
+    pair = await start_pair(fake_upstream, ccr_server, slow, KEEPALIVE_MS=100)
     async with aiohttp.ClientSession() as session:
         async with session.post(pair.ccr.url + "/v1/chat/completions",
                                 json={"model": "gpt-4o", "messages": MESSAGES, "stream": True}) as resp:

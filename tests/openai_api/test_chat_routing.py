@@ -9,10 +9,11 @@ import aiohttp
 import openai
 import pytest
 
-from tests.conftest import make_config, openai_provider
-from tests.core.util import USAGE, chat_reply, chunk, json_handler, sse
+from tests.core.util import USAGE, chat_reply, chunk, json_handler
+from tests.helpers import make_config, openai_provider, sse, start_pair
+from tests.transformers.util import staged
 
-from .util import raw_stream, staged, start
+from .util import raw_stream
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -85,8 +86,8 @@ async def test_error_in_the_middle_of_a_stream(fake_upstream, ccr_server):
     release = asyncio.Event()
     first = sse(chunk({"role": "assistant", "content": "partial "}), done=False)
     rest = b'data: {"error": {"message": "upstream fell over", "code": 500}}\n\n'
-    pair = await start(fake_upstream, ccr_server, staged(first, rest, release))
-    async with pair.client() as client:
+    pair = await start_pair(fake_upstream, ccr_server, staged(first, rest, release))
+    async with pair.openai() as client:
         stream = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
         seen = []
         with pytest.raises(openai.APIError) as caught:
@@ -104,7 +105,7 @@ async def test_first_text_goes_out_before_the_rest_of_its_read(fake_upstream, cc
     release.set()
     both = sse(chunk({"role": "assistant", "content": "partial"}), done=False) + \
         b'data: {"error": {"message": "upstream fell over", "code": 500}}\n\n'
-    pair = await start(fake_upstream, ccr_server, staged(both, b"", release))
+    pair = await start_pair(fake_upstream, ccr_server, staged(both, b"", release))
     status, frames = await raw_stream(pair.ccr.url, {"model": "gpt-4o", "messages": MESSAGES, "stream": True})
     assert status == 200
     assert json.loads(frames[0][6:])["choices"][0]["delta"]["content"] == "partial"
@@ -115,7 +116,7 @@ async def test_stream_cut_off_ends_with_an_error_chunk(fake_upstream, ccr_server
     release = asyncio.Event()
     release.set()
     first = sse(chunk({"role": "assistant", "content": "partial"}), done=False)
-    pair = await start(fake_upstream, ccr_server, staged(first, b"", release))
+    pair = await start_pair(fake_upstream, ccr_server, staged(first, b"", release))
     status, frames = await raw_stream(pair.ccr.url, {"model": "gpt-4o", "messages": MESSAGES, "stream": True})
     assert status == 200
     last = json.loads(frames[-1][6:])

@@ -7,7 +7,7 @@ import anthropic
 import openai
 import pytest
 
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider
 
 IDS = ["deepseek,deepseek-chat", "deepseek,deepseek-reasoner", "gem,gemini-2.5-pro"]
 

@@ -10,20 +10,10 @@ import pytest
 
 from ccr.errors import ConfigError
 from ccr.proxy.runtime import build_runtime
-from tests.conftest import make_config, openai_provider
 from tests.core.util import assert_openai_request
+from tests.helpers import make_config, openai_provider, sse
 
-from .util import (
-    TOOLS,
-    chat,
-    chunk,
-    create_message,
-    data_sse,
-    replying,
-    setup,
-    stream_message,
-    streaming,
-)
+from .util import TOOLS, chat, chunk, create_message, replying, setup, stream_message, streaming
 
 HI = [{"role": "user", "content": "hi"}]
 
@@ -71,9 +61,9 @@ async def test_cleancache_and_customparams(fake_upstream, ccr_server):
 
 
 async def test_streamoptions(fake_upstream, ccr_server):
-    payload = data_sse(chunk({"content": "x"}), chunk({}, "stop"),
+    payload = sse(chunk({"content": "x"}), chunk({}, "stop"),
                        {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
-                        "usage": {"prompt_tokens": 7, "completion_tokens": 1}}, done=True)
+                        "usage": {"prompt_tokens": 7, "completion_tokens": 1}})
     pair = await setup(fake_upstream, ccr_server, streaming(payload),
                        use=[["openai", {"include_usage": False}], "streamoptions"])
     message = await stream_message(pair, messages=HI)
@@ -93,9 +83,8 @@ async def test_reasoning_enable_thinking(fake_upstream, ccr_server):
 
 
 async def test_groq_and_cerebras(fake_upstream, ccr_server):
-    payload = data_sse(chunk({"content": "fast"}),
-                       chunk({}, "stop", x_groq={"id": "req_1", "usage": {"prompt_tokens": 33, "completion_tokens": 4}}),
-                       done=True)
+    payload = sse(chunk({"content": "fast"}),
+                       chunk({}, "stop", x_groq={"id": "req_1", "usage": {"prompt_tokens": 33, "completion_tokens": 4}}))
     groq = await setup(fake_upstream, ccr_server, streaming(payload), use=["groq"])
     message = await stream_message(groq, tools=TOOLS, messages=HI)
     assert message.usage.input_tokens == 33 and message.usage.output_tokens == 4

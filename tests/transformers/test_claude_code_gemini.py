@@ -4,15 +4,13 @@ function call's thoughtSignature must come back on the next request (Gemini answ
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.core.test_claude_code import CLAUDE, run_claude
+from tests.helpers import run_claude, sse
 
-from .util import assert_gemini_request, data_sse, setup, streaming
+from .util import assert_gemini_request, setup, streaming
 
-pytestmark = pytest.mark.skipif(not Path(CLAUDE).exists(), reason="Claude Code CLI not installed")
+pytestmark = pytest.mark.claude_cli
 
 SIG = "EjQKMgG/+thought+signature+from+gemini+3+pr/AAAA"
 
@@ -21,21 +19,21 @@ def gemini(body: dict) -> bytes:
     calls = [p for c in body["contents"] for p in c["parts"] if "functionCall" in p]
     results = [p for c in body["contents"] for p in c["parts"] if "functionResponse" in p]
     if not results:
-        return data_sse(
+        return sse(
             {"candidates": [{"content": {"role": "model", "parts": [
                 {"text": "The user wants me to run echo.", "thought": True}]}}]},
             {"candidates": [{"content": {"role": "model", "parts": [
                 {"functionCall": {"name": "Bash", "args": {"command": "echo hi-from-gemini",
                                                            "description": "say hi"}},
                  "thoughtSignature": SIG}]}, "finishReason": "STOP"}],
-             "usageMetadata": {"promptTokenCount": 900, "candidatesTokenCount": 20, "totalTokenCount": 920}})
+             "usageMetadata": {"promptTokenCount": 900, "candidatesTokenCount": 20, "totalTokenCount": 920}}, done=False)
     if calls[-1].get("thoughtSignature") != SIG:
-        return data_sse({"error": {"code": 400, "status": "INVALID_ARGUMENT",
-                                   "message": "Function call is missing a thought_signature in functionCall parts."}})
+        return sse({"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                                   "message": "Function call is missing a thought_signature in functionCall parts."}}, done=False)
     output = results[-1]["functionResponse"]["response"]["result"]
-    return data_sse({"candidates": [{"content": {"role": "model", "parts": [{"text": f"Tool said: {str(output).strip()}"}]},
+    return sse({"candidates": [{"content": {"role": "model", "parts": [{"text": f"Tool said: {str(output).strip()}"}]},
                                      "finishReason": "STOP"}],
-                     "usageMetadata": {"promptTokenCount": 950, "candidatesTokenCount": 5, "totalTokenCount": 955}})
+                     "usageMetadata": {"promptTokenCount": 950, "candidatesTokenCount": 5, "totalTokenCount": 955}}, done=False)
 
 
 async def test_gemini3_tool_loop_with_the_real_cli(fake_upstream, ccr_server, tmp_path):

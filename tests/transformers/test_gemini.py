@@ -12,11 +12,12 @@ import asyncio
 import anthropic
 import pytest
 
+from tests.helpers import sse
+
 from .util import (
     TOOLS,
     assert_gemini_request,
     create_message,
-    data_sse,
     gemini_reply_checked,
     history,
     read_stream,
@@ -43,16 +44,16 @@ def candidate(parts, finish=None, usage=None):
     return gemini_reply_checked(body)
 
 
-FIRST_TURN = data_sse(
+FIRST_TURN = sse(
     candidate([{"text": "I need both files.", "thought": True}]),
     candidate([{"functionCall": {"name": "Read", "args": {"path": "a.py"}}, "thoughtSignature": SIG},
                {"functionCall": {"name": "Read", "args": {"path": "b.py"}}}]),
     candidate([{"text": ""}], finish="STOP", usage=USAGE),
-)
-SECOND_TURN = data_sse(
+    done=False)
+SECOND_TURN = sse(
     candidate([{"text": "Both files "}]),
     candidate([{"text": "are short.", "thoughtSignature": "U2Vjb25kU2ln"}], finish="STOP", usage=USAGE),
-)
+    done=False)
 
 
 def conversation(body):
@@ -153,8 +154,8 @@ async def test_image_becomes_inline_data(fake_upstream, ccr_server):
 
 async def test_error_in_the_middle_of_the_stream(fake_upstream, ccr_server):
     release = asyncio.Event()
-    rest = data_sse({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}})
-    pair = await gemini(fake_upstream, ccr_server, staged(data_sse(candidate([{"text": "Start"}])), rest, release))
+    rest = sse({"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}, done=False)
+    pair = await gemini(fake_upstream, ccr_server, staged(sse(candidate([{"text": "Start"}]), done=False), rest, release))
     status, events = await read_stream(pair.ccr.url, {"model": "claude-sonnet-5", "max_tokens": 10,
                                                       "messages": [{"role": "user", "content": "hi"}]}, release)
     assert status == 200 and events[-1][0] == "error"

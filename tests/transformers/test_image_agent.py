@@ -9,9 +9,9 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider, sse
 
-from .util import call, chat, chunk, data_sse
+from .util import call, chat, chunk
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 CONVERSATION = [
@@ -26,13 +26,13 @@ CONVERSATION = [
 def text_model(request_body: dict) -> bytes:
     if any(m["role"] == "tool" for m in request_body["messages"]):
         result = next(m for m in request_body["messages"] if m["role"] == "tool")["content"]
-        return data_sse(chunk({"content": f"Answer from analysis: {result}"}), chunk({}, "stop"),
+        return sse(chunk({"content": f"Answer from analysis: {result}"}), chunk({}, "stop"),
                         {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
-                         "usage": {"prompt_tokens": 80, "completion_tokens": 9}}, done=True)
-    return data_sse(chunk({"content": "Let me look."}),
+                         "usage": {"prompt_tokens": 80, "completion_tokens": 9}})
+    return sse(chunk({"content": "Let me look."}),
                     chunk({"tool_calls": [call(0, "call_img", "analyzeImage", json.dumps(
                         {"imageId": ["1"], "task": "What colour is the button?"}))]}),
-                    chunk({}, "tool_calls"), done=True)
+                    chunk({}, "tool_calls"))
 
 
 async def start(fake_upstream, ccr_server, vision_reply, **top):

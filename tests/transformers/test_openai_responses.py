@@ -16,6 +16,7 @@ from openai.types.responses import response_create_params as params
 from pydantic import TypeAdapter
 
 from tests.core.util import _check, raw_post
+from tests.helpers import typed_sse
 
 from .util import (
     TOOLS,
@@ -28,7 +29,6 @@ from .util import (
     stream_message,
     streaming,
     tool_results,
-    typed_sse,
 )
 
 EVENT = TypeAdapter(ResponseStreamEvent)

@@ -12,12 +12,12 @@ import asyncio
 import json
 
 from tests.core.util import assert_openai_request
+from tests.helpers import sse
 
 from .util import (
     TOOLS,
     chat,
     create_message,
-    data_sse,
     history,
     read_stream,
     replying,
@@ -44,7 +44,7 @@ def orchunk(delta, finish=None, **extra):
                                        "finish_reason": finish, "native_finish_reason": finish}], **extra}
 
 
-FIRST = b": OPENROUTER PROCESSING\n\n" + data_sse(
+FIRST = b": OPENROUTER PROCESSING\n\n" + sse(
     orchunk({"reasoning": "Need the file.",
              "reasoning_details": [{"type": "reasoning.text", "text": "Need the file.", "format": "google-gemini-v1",
                                     "index": 0}]}),
@@ -54,9 +54,8 @@ FIRST = b": OPENROUTER PROCESSING\n\n" + data_sse(
              "reasoning_details": [ENCRYPTED]}),
     orchunk({}, "tool_calls"),
     orchunk({}, None, usage={"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
-                             "prompt_tokens_details": {"cached_tokens": 40}}),
-    done=True)
-SECOND = data_sse(orchunk({"content": "It prints 1."}), orchunk({}, "stop"), done=True)
+                             "prompt_tokens_details": {"cached_tokens": 40}}))
+SECOND = sse(orchunk({"content": "It prints 1."}), orchunk({}, "stop"))
 
 
 def conversation(body):
@@ -118,8 +117,8 @@ async def test_other_models_lose_cache_control(fake_upstream, ccr_server):
 
 async def test_error_mid_stream(fake_upstream, ccr_server):
     release = asyncio.Event()
-    rest = data_sse({**orchunk({}, "error"), "error": {"code": "server_error", "message": "Provider disconnected"}})
-    pair = await setup(fake_upstream, ccr_server, staged(data_sse(orchunk({"content": "Partial"})), rest, release),
+    rest = sse({**orchunk({}, "error"), "error": {"code": "server_error", "message": "Provider disconnected"}}, done=False)
+    pair = await setup(fake_upstream, ccr_server, staged(sse(orchunk({"content": "Partial"}), done=False), rest, release),
                        model=GEMINI, use=["openrouter"])
     status, events = await read_stream(pair.ccr.url, {"model": "claude-sonnet-5", "max_tokens": 10,
                                                       "messages": [{"role": "user", "content": "hi"}]}, release)

@@ -13,9 +13,9 @@ from ccr.transformers import BUILTIN
 
 from ccr.errors import ConfigError
 from ccr.proxy.runtime import build_runtime
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider, sse
 
-from .util import chat, chunk, data_sse, read_stream, replying, staged, streaming
+from .util import chat, chunk, read_stream, replying, staged, streaming
 
 PLUGIN = '''
 from collections.abc import AsyncIterator
@@ -81,7 +81,7 @@ def plugin(tmp_path: Path) -> Path:
 
 
 async def test_python_plugin_with_options_and_a_failing_plugin(plugin, fake_upstream, ccr_server):
-    good = await fake_upstream(streaming(data_sse(chunk({"content": "hello"}), chunk({}, "stop"), done=True)))
+    good = await fake_upstream(streaming(sse(chunk({"content": "hello"}), chunk({}, "stop"))))
     bad = await fake_upstream(replying(chat("never")))
     plain = openai_provider(good.url, "good", ["m"])
     plain["transformer"] = {"use": [["shout", {"suffix": "!!"}]]}
@@ -110,8 +110,8 @@ async def test_python_plugin_with_options_and_a_failing_plugin(plugin, fake_upst
 
 async def test_plugin_failing_mid_stream_ends_that_stream_only(plugin, fake_upstream, ccr_server):
     release = asyncio.Event()  # the provider holds its second chunk until the client has the first
-    up = await fake_upstream(staged(data_sse(chunk({"content": "one"})),
-                                    data_sse(chunk({"content": "two"}), chunk({}, "stop"), done=True), release))
+    up = await fake_upstream(staged(sse(chunk({"content": "one"}), done=False),
+                                    sse(chunk({"content": "two"}), chunk({}, "stop")), release))
     flaky = openai_provider(up.url, "flaky", ["m"])
     flaky["transformer"] = {"use": ["flaky"]}
     config = make_config([flaky, openai_provider(up.url, "plain", ["m"])], {"default": "plain,m"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.core.util import assert_openai_request
+from tests.helpers import sse
 
 from .util import (
     TOOLS,
@@ -12,7 +13,6 @@ from .util import (
     chat,
     chunk,
     create_message,
-    data_sse,
     history,
     replying,
     setup,
@@ -43,11 +43,11 @@ async def test_tooluse_json(fake_upstream, ccr_server):
 
 
 async def test_tooluse_stream_keeps_real_tools(fake_upstream, ccr_server):
-    payload = data_sse(
+    payload = sse(
         chunk({"tool_calls": [call(0, "call_1", "Bash", '{"command": "ls"}')]}),
         chunk({"tool_calls": [call(1, "call_2", "ExitTool", '{"response": "Listed')]}),
         chunk({"tool_calls": [call(1, arguments=' it."}')]}),
-        chunk({}, "tool_calls"), done=True)
+        chunk({}, "tool_calls"))
     pair = await setup(fake_upstream, ccr_server, streaming(payload), use=["tooluse"])
     message = await stream_message(pair, tools=TOOLS, messages=HI)
     assert [b.type for b in message.content] == ["tool_use", "text"]
@@ -68,12 +68,12 @@ async def test_enhancetool_repairs_json_reply(fake_upstream, ccr_server):
 
 
 async def test_enhancetool_stream(fake_upstream, ccr_server):
-    payload = data_sse(
+    payload = sse(
         chunk({"content": "Reading."}),
         chunk({"tool_calls": [call(0, "call_1", "Read", "{'pa")]}),
         chunk({"tool_calls": [call(0, arguments="th': 'a.py',}")]}),
         chunk({"tool_calls": [call(1, "call_2", "Bash", '{"command": "ls -la"')]}),
-        chunk({}, "tool_calls"), done=True)
+        chunk({}, "tool_calls"))
     pair = await setup(fake_upstream, ccr_server, streaming(payload), use=["enhancetool"])
     message = await stream_message(pair, tools=TOOLS, messages=HI)
     assert [b.type for b in message.content] == ["text", "tool_use", "tool_use"]
@@ -83,7 +83,7 @@ async def test_enhancetool_stream(fake_upstream, ccr_server):
 @pytest.mark.parametrize("pieces", [["<reasoning_content>Think", " hard</reason", "ing_content>The answer."],
                                     ["<reas", "oning_content>Think hard<", "/reasoning_content>", "The answer."]])
 async def test_forcereasoning_stream_tags_split_anywhere(fake_upstream, ccr_server, pieces):
-    payload = data_sse(*[chunk({"content": p}) for p in pieces], chunk({}, "stop"), done=True)
+    payload = sse(*[chunk({"content": p}) for p in pieces], chunk({}, "stop"))
     pair = await setup(fake_upstream, ccr_server, streaming(payload), use=["forcereasoning"])
     message = await stream_message(pair, messages=HI)
     assert [b.type for b in message.content] == ["thinking", "text"]
@@ -103,10 +103,10 @@ async def test_forcereasoning_json(fake_upstream, ccr_server):
 async def test_deepseek_reasoner_tool_loop(fake_upstream, ccr_server):
     def reply(body):
         if any(m["role"] == "tool" for m in body["messages"]):
-            return data_sse(chunk({"content": "Two files."}), chunk({}, "stop"), done=True)
-        return data_sse(chunk({"reasoning_content": "List "}), chunk({"reasoning_content": "them."}),
+            return sse(chunk({"content": "Two files."}), chunk({}, "stop"))
+        return sse(chunk({"reasoning_content": "List "}), chunk({"reasoning_content": "them."}),
                         chunk({"tool_calls": [call(0, "call_1", "Bash", '{"command":"ls"}')]}),
-                        chunk({}, "tool_calls"), done=True)
+                        chunk({}, "tool_calls"))
 
     pair = await setup(fake_upstream, ccr_server, streaming(reply), model="deepseek-reasoner", name="deepseek",
                        use=["deepseek"])

@@ -19,17 +19,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ccr.errors import ConfigError
-from tests.conftest import make_config
+from tests.helpers import make_config, typed_sse
 
-from .util import (
-    assert_gemini_request,
-    create_message,
-    replying,
-    setup,
-    stream_message,
-    streaming,
-    typed_sse,
-)
+from .util import assert_gemini_request, create_message, replying, setup, stream_message, streaming
 
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 

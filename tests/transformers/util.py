@@ -8,28 +8,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-import anthropic
 from aiohttp import web
 
-from tests.conftest import CCR, Upstream, make_config, openai_provider
-
-Json = dict[str, Any]
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def data_sse(*events: Json, done: bool = False) -> bytes:
-    """`data: {...}` frames (OpenAI chat completions, Gemini with alt=sse, OpenRouter)."""
-    out = b"".join(f"data: {json.dumps(e)}\n\n".encode() for e in events)
-    return out + (b"data: [DONE]\n\n" if done else b"")
-
-
-def typed_sse(*events: Json) -> bytes:
-    """`event: <type>` + `data:` frames (OpenAI Responses API, Anthropic)."""
-    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+from tests.helpers import Handler, Json, Pair, start_pair
 
 
 def streaming(payload: bytes | Callable[[Json], bytes], piece: int = 7) -> Handler:
@@ -76,35 +60,10 @@ def call(index: int, id: str | None = None, name: str | None = None, arguments: 
     return out
 
 
-@dataclass
-class Pair:
-    up: Upstream
-    ccr: CCR
-    model: str
-
-    @property
-    def sent(self) -> Json:
-        return self.up.recorder.last
-
-    def client(self) -> anthropic.AsyncAnthropic:
-        return anthropic.AsyncAnthropic(base_url=self.ccr.url, api_key="client-key", max_retries=0)
-
-
-async def setup(fake_upstream: Any, ccr_server: Any, handler: Handler, *, use: list[Any] | None = None,
-                model: str = "m", path: str = "/v1/chat/completions", name: str = "p",
-                provider: Json | None = None, model_use: list[Any] | None = None, **top: Any) -> Pair:
-    up = await fake_upstream(handler, path=path)
-    spec = openai_provider(up.url, name, [model])
-    transformer: Json = {}
-    if use is not None:
-        transformer["use"] = use
-    if model_use is not None:
-        transformer[model] = {"use": model_use}
-    if transformer:
-        spec["transformer"] = transformer
-    spec.update(provider or {})
-    config = make_config([spec], {"default": f"{name},{model}"}, **top)
-    return Pair(up, await ccr_server(config), model)
+async def setup(fake_upstream: Any, ccr_server: Any, handler: Handler, *, model: str = "m", name: str = "p",
+                **options: Any) -> Pair:
+    """`start_pair` with the provider and model names these tests route to: "p,m"."""
+    return await start_pair(fake_upstream, ccr_server, handler, model=model, name=name, **options)
 
 
 TOOLS = [{"name": "Read", "description": "read a file",

@@ -9,10 +9,10 @@ from pathlib import Path
 import aiohttp
 import anthropic
 import pytest
-from ccr.transformers import BUILTIN
 
 from ccr.errors import ConfigError
 from ccr.proxy.runtime import build_runtime
+from ccr.transformers import BUILTIN
 from tests.helpers import make_config, openai_provider, sse
 
 from .util import chat, chunk, read_stream, replying, staged, streaming

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ccr.transformers import BUILTIN, Transformer
+
 from .util import chat, create_message, replying, setup
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,11 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
 from .store import By, Group, Report, Store, UsageRow
+
+_T = TypeVar("_T")
 
 __all__ = ["Ledger"]
 
@@ -68,8 +70,8 @@ class Ledger:
     async def prune(self, before: float) -> int:
         return await self._call(lambda store: store.prune(before))
 
-    async def _call(self, work: Callable[[Store], Any]) -> Any:
-        done: Future[Any] = Future()
+    async def _call(self, work: Callable[[Store], _T]) -> _T:
+        done: Future[_T] = Future()
         self._queue.put((work, done))
         return await asyncio.wrap_future(done)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ccr.transformers.hub import (
     BUDGETS,
     CEREBRAS_EFFORTS,

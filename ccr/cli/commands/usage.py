@@ -103,7 +103,8 @@ def _table(today: Report, month: Report, day: datetime, first: datetime) -> None
           f"{'this month (' + first.strftime('%Y-%m') + ')':>36}")
     print(f"{'model':{width}}  {_header()}  {_header()}")
     for key in keys:
-        print(f"{key:{width}}  {_cells(by_day.get(key))}  {_cells(next(r.counters for r in month.rows if r.key == key))}")
+        in_month = next(r.counters for r in month.rows if r.key == key)
+        print(f"{key:{width}}  {_cells(by_day.get(key))}  {_cells(in_month)}")
     print(f"{'total':{width}}  {_cells(today.total)}  {_cells(month.total)}")
     if month.total.unpriced:
         print(f"\n{month.total.unpriced} request(s) this month used a model with no known price; "

@@ -273,7 +273,7 @@ async def test_provider_cookies_are_not_replayed(fake_upstream, ccr_server):
     request (of another client, or with another key of the pool)."""
     from aiohttp import web
 
-    from tests.conftest import make_config, openai_provider
+    from tests.helpers import make_config, openai_provider
 
     from .util import USAGE, chat_reply
 

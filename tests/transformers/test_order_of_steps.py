@@ -12,18 +12,9 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider, sse
 
-from .util import (
-    chat,
-    chunk,
-    create_message,
-    data_sse,
-    replying,
-    setup,
-    stream_message,
-    streaming,
-)
+from .util import chat, chunk, create_message, replying, setup, stream_message, streaming
 
 HI = [{"role": "user", "content": "hi"}]
 PLUGIN = '''
@@ -50,7 +41,7 @@ async def test_customparams_top_k_reaches_an_openai_compatible_provider(fake_ups
 
 
 async def test_sampling_top_k_reaches_the_provider_in_a_stream(fake_upstream, ccr_server):
-    reply = data_sse(chunk({"content": "ok"}), chunk({}, "stop"), done=True)
+    reply = sse(chunk({"content": "ok"}), chunk({}, "stop"))
     pair = await setup(fake_upstream, ccr_server, streaming(reply), use=[["sampling", {"top_k": 30}]])
     message = await stream_message(pair, messages=HI, extra_body={"top_k": 7})
     assert message.content[0].text == "ok"

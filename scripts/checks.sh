@@ -10,6 +10,8 @@ bin=.venv/bin
 # package_dir), a layout mypy and import-linter cannot see from the source tree. They read a view
 # laid out as installed: hard links (a copy where links are impossible), rebuilt on every run.
 view=.cache/view
+mkdir -p .cache
+exec 9>.cache/checks.lock && flock 9   # two runs at once would rebuild the view under each other
 rm -rf "$view" && mkdir -p "$view"
 cp -al ccr "$view/ccr" 2>/dev/null || cp -rp ccr "$view/ccr"
 cp -al transformers "$view/ccr/transformers" 2>/dev/null || cp -rp transformers "$view/ccr/transformers"

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,8 +137,8 @@ async def _run_backend(backend: str, tasks: int, workers: int, concurrency: int,
         env = {}
         if database:
             env["CCR_DATABASE_URL"] = database
-            subprocess.run([sys.executable, "-m", "ccr", "db", "upgrade"], cwd=ROOT, check=True,
-                           capture_output=True, env={**os.environ, **env})
+            await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "ccr", "db", "upgrade"], cwd=ROOT,
+                                    check=True, capture_output=True, env={**os.environ, **env})
         procs: list[subprocess.Popen[bytes]] = []
         try:
             home = root / "node"

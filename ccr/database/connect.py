@@ -35,7 +35,7 @@ async def open_pool(url: str, *, min_size: int = 1, max_size: int = 8) -> asyncp
         pool: asyncpg.Pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, init=_init, timeout=CONNECT_TIMEOUT_S,
             command_timeout=60)
-    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise DatabaseError(f"cannot connect to the database at {display_url(url)}: {_reason(exc)}") from None
     return pool
 

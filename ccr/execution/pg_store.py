@@ -84,7 +84,7 @@ class Notifications:
             try:
                 await self._connect()
                 self._wake_all()  # something may have happened while we were deaf
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 log.warning("database LISTEN connection lost; retrying", error=type(exc).__name__)
 
     def _dispatch(self, _conn: Any, _pid: int, channel: str, payload: str) -> None:

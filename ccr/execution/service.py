@@ -320,13 +320,13 @@ class ExecutionService:
             return  # like a finished task here: its status and result are in the row
         while True:
             rows = await store.events_after(task_id, seq)
-            for seq, kind, data in rows:
+            for seq, kind, data in rows:  # noqa: B007 (seq is the cursor: the last event seen)
                 yield kind, data
             if rows:
                 continue
             record = await store.get(task_id)
             if record is None or record.status in FINISHED:
-                for seq, kind, data in await store.events_after(task_id, seq):
+                for _seq, kind, data in await store.events_after(task_id, seq):
                     yield kind, data
                 return
             await store.notifications.wait((EVENTS, DONE), task_id, 2.0)

@@ -32,7 +32,7 @@ class PostgresStore(SQLiteStore):
         self._pg = psycopg.connect(url, autocommit=True, connect_timeout=10)
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._pg.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+        return self._pg.execute(sql.replace("?", "%s"), params)
 
     def _bucket(self, size: int) -> str:
         return f"FLOOR(started_at / {size}) * {size}"

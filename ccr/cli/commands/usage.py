@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import time
 from datetime import datetime
 from typing import Any
@@ -22,8 +21,8 @@ from ccr.database.url import database_url
 from ccr.errors import ConfigError
 from ccr.usage.catalogue import Books, ModelInfo, base_catalogue
 from ccr.usage.sqlite import FILENAME
-from ccr.usage.stores import store_opener
 from ccr.usage.store import Counters, Report
+from ccr.usage.stores import store_opener
 
 from .common import CLIError, config_file, home, read_config
 

@@ -11,21 +11,22 @@ knows whether an LF follows.
             ...
     tail = decoder.close()      # an event not terminated by a blank line
 
+Work is linear in the bytes fed, however an event is cut: text is looked at only when a line
+ends, a line's pieces are joined once, and complete lines of an unfinished event are parsed
+into the event's fields rather than kept as text to be split again on the next read.
+
 `encode_event` is the writer side: `event: <type>\\ndata: <json>\\n\\n`, as Anthropic sends it.
 """
 
 from __future__ import annotations
 
 import codecs
-import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 from . import jsonlib
 
-__all__ = ["SSEEvent", "SSEDecoder", "aiter_events", "encode_event", "encode_comment", "dumps",
-           "event_boundary"]
+__all__ = ["EventBoundary", "SSEDecoder", "SSEEvent", "encode_event", "event_boundary"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -35,38 +36,44 @@ class SSEEvent(NamedTuple):  # a tuple: made once per streamed event, and cheape
     data: str
     id: str | None = None
 
-    def json(self) -> Any:
-        return json.loads(self.data)
-
 
 class SSEDecoder:
-    __slots__ = ("_buffer", "_data", "_event", "_has_data", "_id", "_started", "_text")
+    __slots__ = ("_data", "_event", "_has_data", "_id", "_line", "_started", "_text")
 
     def __init__(self) -> None:
         self._started = False  # a leading BOM is dropped (SSE spec)
         self._text = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._line: list[str] = []  # the unfinished last line's pieces (and a held-back CR)
         self._event = ""
         self._data: list[str] = []
         self._id: str | None = None
         self._has_data = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        text = self._buffer + self._decode(chunk)
+        text = self._decode(chunk)
         if not text:
             return []
         if not self._started:
             self._started = True
             text = text.removeprefix("\ufeff")
+        line = self._line
+        if "\n" not in text and "\r" not in text and not (line and line[-1][-1] == "\r"):
+            line.append(text)  # no line ends here (nor a held-back CR): nothing to parse yet
+            return []
+        if line:
+            line.append(text)
+            text = "".join(line)
+            line.clear()
         if "\r" not in text and not self._has_data and not self._event:
             return self._feed_blocks(text)
         # A trailing CR may be the first half of CRLF: keep it for the next read.
+        held = ""
         if text.endswith("\r"):
-            text, self._buffer = text[:-1], "\r"
-        else:
-            self._buffer = ""
+            text, held = text[:-1], "\r"
         lines = _LINE_BREAK.split(text)
-        self._buffer = lines.pop() + self._buffer  # the last piece has no line break yet
+        rest = lines.pop() + held  # the last piece has no line break yet
+        if rest:
+            line.append(rest)
         events: list[SSEEvent] = []
         self._lines(lines, events)
         return events
@@ -84,34 +91,40 @@ class SSEDecoder:
 
     def _feed_blocks(self, text: str) -> list[SSEEvent]:
         """The common case (LF line ends, nothing half-parsed): whole events at a time, and an
-        event of a single `data:` line without the per-line machinery. The unfinished last
-        event stays in the buffer as text."""
+        event of a single `data:` line without the per-line machinery."""
         blocks = text.split("\n\n")
-        self._buffer = blocks.pop()
+        last = blocks.pop()
         events: list[SSEEvent] = []
         for block in blocks:
             if block.startswith("data:") and "\n" not in block:
                 value = block[5:]
-                events.append(SSEEvent("message", value[1:] if value.startswith(" ") else value, self._id))
+                events.append(SSEEvent("message", value.removeprefix(" "), self._id))
                 continue
             self._lines([*block.split("\n"), ""], events)  # the blank line that ended it
+        if last:  # the unfinished event: its complete lines are parsed now, never again
+            lines = last.split("\n")
+            partial = lines.pop()
+            if partial:
+                self._line.append(partial)
+            self._lines(lines, events)
         return events
 
     def close(self) -> list[SSEEvent]:
         """End of stream: flush a final event that lacked its blank line."""
-        text = self._buffer + self._text.decode(b"", final=True)
-        self._buffer = ""
+        self._line.append(self._text.decode(b"", final=True))
+        text = "".join(self._line)
+        self._line = []
         events: list[SSEEvent] = []
         self._lines([*(_LINE_BREAK.split(text) if text else ()), ""], events)
         return events
 
     def _lines(self, lines: list[str], events: list[SSEEvent]) -> None:
         for line in lines:
-            event = self._line(line)
+            event = self._parse(line)
             if event is not None:
                 events.append(event)
 
-    def _line(self, line: str) -> SSEEvent | None:
+    def _parse(self, line: str) -> SSEEvent | None:
         if not line:
             if not self._has_data:
                 self._event = ""
@@ -134,45 +147,55 @@ class SSEDecoder:
         return None
 
 
-async def aiter_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[SSEEvent]]:
-    """Decode an async byte stream into batches of events, one batch per read.
-
-    Batches (rather than single events) let the writer send everything one read produced in
-    one write, which matters when tokens arrive paced.
-    """
-    decoder = SSEDecoder()
-    async for chunk in chunks:
-        events = decoder.feed(chunk)
-        if events:
-            yield events
-    tail = decoder.close()
-    if tail:
-        yield tail
-
-
 _EVENT_ENDS = (b"\n\n", b"\r\r", b"\r\n\r\n", b"\n\r\n")
+_LONGEST_END = max(map(len, _EVENT_ENDS))
 
 
-def event_boundary(buffer: bytes | bytearray) -> int:
+def event_boundary(buffer: bytes | bytearray, start: int = 0) -> int:
     """The end of the last complete event in `buffer` (0 if none): the point up to which raw
-    bytes can be passed on without ever handing a client half an event."""
+    bytes can be passed on without ever handing a client half an event. Only terminators that
+    end at or after `start` are looked for (see EventBoundary)."""
     end = 0
     for terminator in _EVENT_ENDS:
-        found = buffer.rfind(terminator)
+        found = buffer.rfind(terminator, start)
         if found >= 0:
             end = max(end, found + len(terminator))
     return end
 
 
-def dumps(data: Any) -> str:
-    # jsonlib escapes U+2028/U+2029/U+0085, which line-splitting clients
-    # (httpx iter_lines uses str.splitlines) would otherwise treat as line breaks.
-    return jsonlib.dumps_str(data)
+class EventBoundary:
+    """Raw bytes in, whole events out, in time linear in the bytes: a read is searched for an
+    event's end only where it is new (and the few bytes before it that a terminator may
+    straddle), not from the start of a large unfinished event every time.
+
+        cut = EventBoundary()
+        for chunk in chunks:
+            whole = cut.feed(chunk)    # b"" while no event has ended
+        rest = cut.rest()
+    """
+
+    __slots__ = ("_pending", "_searched")
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self._searched = 0  # bytes of _pending already searched for a terminator
+
+    def feed(self, chunk: bytes) -> bytes:
+        pending = self._pending
+        pending += chunk
+        end = event_boundary(pending, max(self._searched - _LONGEST_END + 1, 0))
+        self._searched = len(pending)
+        if not end:
+            return b""
+        whole = bytes(pending[:end])
+        del pending[:end]
+        self._searched = len(pending)
+        return whole
+
+    def rest(self) -> bytes:
+        """What is left after the last whole event."""
+        return bytes(self._pending)
 
 
 def encode_event(event_type: str, data: Any) -> bytes:
     return b"event: %s\ndata: %s\n\n" % (event_type.encode(), jsonlib.dumps(data))
-
-
-def encode_comment(text: str = "ping") -> bytes:
-    return f": {text}\n\n".encode()

@@ -18,9 +18,15 @@ __all__ = ["accumulate", "message_events"]
 Event = tuple[str, Json]
 
 
+_DELTA_FIELDS = {"text_delta": "text", "thinking_delta": "thinking", "signature_delta": "signature"}
+
+
 async def accumulate(events: AsyncIterator[Event]) -> Json:
+    """The message a stream of Anthropic events carries. Deltas are kept as lists of pieces and
+    joined once when their block ends, so the work is linear in the stream's size."""
     message: Json | None = None
-    partial: dict[int, str] = {}
+    pieces: dict[tuple[int, str], list[str]] = {}   # (block index, field) -> deltas so far
+    partial: dict[int, list[str]] = {}              # block index -> input_json_delta pieces
     async for kind, data in events:
         if kind == "message_start":
             message = dict(data["message"])
@@ -32,23 +38,26 @@ async def accumulate(events: AsyncIterator[Event]) -> Json:
         elif kind == "content_block_start":
             message["content"].append(dict(data["content_block"]))
         elif kind == "content_block_delta":
-            block = message["content"][data["index"]]
+            index = data["index"]
+            block = message["content"][index]  # an index with no block is an error, as always
             delta = data["delta"]
             dtype = delta.get("type")
-            if dtype == "text_delta":
-                block["text"] = block.get("text", "") + delta["text"]
-            elif dtype == "thinking_delta":
-                block["thinking"] = block.get("thinking", "") + delta["thinking"]
-            elif dtype == "signature_delta":
-                block["signature"] = block.get("signature", "") + delta["signature"]
+            field = _DELTA_FIELDS.get(dtype)
+            if field is not None:
+                texts = pieces.get((index, field))
+                if texts is None:
+                    pieces[index, field] = texts = []
+                    block.setdefault(field, "")  # the field's place among the keys, as before
+                texts.append(delta[field])
             elif dtype == "input_json_delta":
-                partial[data["index"]] = partial.get(data["index"], "") + delta["partial_json"]
+                partial.setdefault(index, []).append(delta["partial_json"])
             elif dtype == "citations_delta":
                 block.setdefault("citations", []).append(delta.get("citation"))
         elif kind == "content_block_stop":
             index = data["index"]
+            _join(message["content"], pieces, index)
             if index in partial:
-                text = partial.pop(index)
+                text = "".join(partial.pop(index))
                 try:
                     message["content"][index]["input"] = json.loads(text) if text.strip() else {}
                 except ValueError:
@@ -64,7 +73,16 @@ async def accumulate(events: AsyncIterator[Event]) -> Json:
                                 error_type=error.get("type"))
     if message is None:
         raise UpstreamError("the provider's stream carried no message", status=502)
+    _join(message["content"], pieces, None)  # blocks whose stop never came
     return message
+
+
+def _join(content: list[Json], pieces: dict[tuple[int, str], list[str]], index: int | None) -> None:
+    """Put the pieces of one block (or, with None, of every block) into their fields."""
+    for key in [k for k in pieces if index is None or k[0] == index]:
+        block_index, field = key
+        block = content[block_index]
+        block[field] = block.get(field, "") + "".join(pieces.pop(key))
 
 
 def message_events(message: Json) -> list[Event]:

@@ -27,7 +27,7 @@ from ccr.jsonlib import Json
 
 from .common import reasoning_text
 
-__all__ = ["Reply", "completion", "chunks", "replay", "accumulate", "usage_of"]
+__all__ = ["Reply", "accumulate", "chunks", "completion", "replay", "usage_of"]
 
 _FINISH = {"stop", "length", "tool_calls", "content_filter", "function_call"}
 
@@ -220,28 +220,42 @@ def replay(body: Json, include_usage: bool) -> list[Json]:
 
 
 async def accumulate(stream: AsyncIterator[Json]) -> Json:
-    """One `chat.completion` from the chunks of `chunks(..., include_usage=True)`."""
+    """One `chat.completion` from the chunks of `chunks(..., include_usage=True)`. Text and
+    arguments are kept as lists of pieces and joined once at the end: linear in the stream."""
     head: Json = {}
     choices: dict[int, Json] = {}
+    pieces: dict[tuple[int, str], list[str]] = {}              # (choice, field) -> text pieces
+    arguments: dict[tuple[int, int], list[str]] = {}           # (choice, call) -> argument pieces
     usage: Json | None = None
     async for chunk in stream:
         head = {k: chunk[k] for k in ("id", "created", "model")}
         usage = chunk.get("usage") or usage
         for choice in chunk["choices"]:
-            merged = choices.setdefault(choice["index"], {
-                "index": choice["index"], "logprobs": None, "finish_reason": None,
+            position = choice["index"]
+            merged = choices.setdefault(position, {
+                "index": position, "logprobs": None, "finish_reason": None,
                 "message": {"role": "assistant", "content": None, "refusal": None}})
             message, delta = merged["message"], choice["delta"]
             for key in ("content", "reasoning_content", "reasoning_signature"):
                 if delta.get(key):
-                    message[key] = (message.get(key) or "") + delta[key]
+                    texts = pieces.get((position, key))
+                    if texts is None:
+                        pieces[position, key] = texts = []
+                        message[key] = message.get(key) or ""  # its place among the keys
+                    texts.append(delta[key])
             for call in delta.get("tool_calls") or ():
                 calls = message.setdefault("tool_calls", [])
                 if call["index"] == len(calls):
                     calls.append({"id": call["id"], "type": "function", "function": dict(call["function"])})
-                else:
-                    calls[call["index"]]["function"]["arguments"] += call["function"].get("arguments", "")
+                else:  # a call never opened is an error (IndexError, KeyError), as it always was
+                    first = calls[call["index"]]["function"]["arguments"]
+                    arguments.setdefault((position, call["index"]), [first]).append(
+                        call["function"].get("arguments", ""))
             merged["finish_reason"] = choice.get("finish_reason") or merged["finish_reason"]
+    for (position, key), texts in pieces.items():
+        choices[position]["message"][key] = "".join(texts)
+    for (position, index), texts in arguments.items():
+        choices[position]["message"]["tool_calls"][index]["function"]["arguments"] = "".join(texts)
     body = {**head, "object": "chat.completion", "choices": [choices[i] for i in sorted(choices)]}
     if usage:
         body["usage"] = usage

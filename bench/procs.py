@@ -185,16 +185,19 @@ def _router_config(upstream_port: int, port: int) -> dict[str, object]:
     }
 
 
-async def start_ccr(workdir: Path, upstream_port: int, core: int | None) -> Proc:
+async def start_ccr(workdir: Path, upstream_port: int, core: int | None, tree: Path | None = None,
+                    name: str = "ccr") -> Proc:
+    """ccr from this checkout, or with `tree` from another one (bench/tree_boot.py)."""
     port = free_port()
-    home = workdir / "ccr-home"
+    home = workdir / f"{name}-home"
     home.mkdir(parents=True)
     config = home / "config.json"
     config.write_text(json.dumps(_router_config(upstream_port, port), indent=2))
     env = {**os.environ, "CCR_HOME": str(home), "HOME": str(home), "PYTHONPATH": _pythonpath()}
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         env.pop(proxy, None)
-    proc = _spawn("ccr", [sys.executable, "-m", "ccr", "start", "--foreground", "--config", str(config)],
+    boot = ["-m", "ccr"] if tree is None else ["-m", "bench.tree_boot", str(tree)]
+    proc = _spawn(name, [sys.executable, *boot, "start", "--foreground", "--config", str(config)],
                   port, home, env)
     pin(proc.pid, core)
     await _wait_port(proc)

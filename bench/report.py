@@ -20,7 +20,9 @@ from typing import Any
 from .counting import CountingResult
 from .loadgen import CaseRun
 
-__all__ = ["Row", "aggregate", "table", "targets", "to_json"]
+__all__ = ["OLD", "Row", "aggregate", "old_new_table", "old_new_targets", "table", "targets", "to_json"]
+
+OLD = "ccr-old"  # the target name of an older build run beside this one (--baseline-tree)
 
 
 @dataclass
@@ -130,10 +132,10 @@ _X_BARE = (14, 16)  # the `× bare` columns, left out of a run without the bare 
 
 def table(rows: list[Row]) -> str:
     """A markdown table, one line per (case, target): upstream, bare, ccr, then the peer."""
-    order = {"upstream": 0, "bare": 1, "ccr": 2}
+    order = {"upstream": 0, "bare": 1, OLD: 2, "ccr": 3}
     rows = sorted(rows, key=lambda r: (r.size != "small", ["json", "stream", "paced"].index(r.mode)
                                        if r.mode in ("json", "stream", "paced") else 9,
-                                       r.concurrency, order.get(r.target, 3)))
+                                       r.concurrency, order.get(r.target, 4)))
     keep = [i for i in range(len(_HEAD))
             if i not in _X_BARE or any(r.target == "bare" for r in rows)]
     head = [_HEAD[i] for i in keep]
@@ -146,6 +148,33 @@ def table(rows: list[Row]) -> str:
                  _f(r.cpu_event_x_bare, 2), _f(r.rss_mb, 0),
                  str(r.errors) if not r.first_error else f"{r.errors}: {r.first_error[:60]}")
         lines.append("| " + " | ".join(cells[i] for i in keep) + " |")
+    return "\n".join(lines)
+
+
+def _case_order(row: Row) -> tuple[bool, int, int]:
+    modes = ["json", "stream", "paced"]
+    return row.size != "small", modes.index(row.mode) if row.mode in modes else 9, row.concurrency
+
+
+def old_new_table(rows: list[Row], new: str = "ccr") -> str:
+    """Per case: CPU per request and per streamed event of the old build and this one, the
+    ratio old/new (above 1: this build is cheaper), and the bare converter's figure beside."""
+    by_key = {(r.target, *r.case): r for r in rows}
+    head = ("size", "mode", "conc", "cpu/req old ms", "new ms", "old/new", "bare ms",
+            "cpu/ev old µs", "new µs", "old/new", "bare µs")
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in sorted((r for r in rows if r.target == new), key=_case_order):
+        old, bare = by_key.get((OLD, *r.case)), by_key.get(("bare", *r.case))
+        if old is None:
+            continue
+        cells = (r.size, r.mode, str(r.concurrency),
+                 _f(old.cpu_per_req_ms, 2), _f(r.cpu_per_req_ms, 2),
+                 _f(_ratio(old.cpu_per_req_ms, r.cpu_per_req_ms), 2),
+                 _f(bare.cpu_per_req_ms if bare else None, 2),
+                 _f(old.cpu_per_event_us, 2), _f(r.cpu_per_event_us, 2),
+                 _f(_ratio(old.cpu_per_event_us, r.cpu_per_event_us), 2),
+                 _f(bare.cpu_per_event_us if bare else None, 2))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -228,6 +257,37 @@ def targets(rows: list[Row], memory: dict[str, float], counting: CountingResult 
                          f"{counting.route_ms:.3f} ms", counting.route_ms <= 0.5))
         out.append(Check("a new turn of a 100k-token conversation", "< 2 ms",
                          f"{counting.new_turn_ms:.2f} ms", counting.new_turn_ms < 2))
+    return out
+
+
+def old_new_targets(rows: list[Row], new: str = "ccr") -> list[Check]:
+    """The one-pipeline issue's targets, old and new build measured in the same run: CPU per
+    request no worse than 5 % on any case, at most 5 µs per streamed event (200-chunk streams)."""
+    by_key = {(r.target, *r.case): r for r in rows}
+    pairs = [(r, by_key[(OLD, *r.case)]) for r in rows
+             if r.target == new and (OLD, *r.case) in by_key
+             and r.cpu_per_req_ms is not None and by_key[(OLD, *r.case)].cpu_per_req_ms]
+    out: list[Check] = []
+    if pairs:
+        row, old = max(pairs, key=lambda p: (p[0].cpu_per_req_ms or 0) / (p[1].cpu_per_req_ms or 1))
+        worse = (row.cpu_per_req_ms or 0) / (old.cpu_per_req_ms or 1) - 1
+        out.append(Check("CPU per request against the old build, any case", "≤ +5 %",
+                         f"worst {worse * 100:+.1f} % ({_where(row)}: {old.cpu_per_req_ms:.2f} -> "
+                         f"{row.cpu_per_req_ms:.2f} ms)", worse <= 0.05))
+    else:
+        out.append(Check("CPU per request against the old build, any case", "≤ +5 %", "not measured", None))
+    bare = {r.case: r for r in rows if r.target == "bare"}
+    found = _worst([r for r in rows if r.target == new], "cpu_per_event_us", mode="stream")
+    if found is None:
+        out.append(Check("CPU per streamed event (200-chunk streams)", "≤ 5 µs", "not measured", None))
+    else:
+        value, row, _, _ = found
+        before = by_key.get((OLD, *row.case))
+        was = (f"; old build {before.cpu_per_event_us:.2f} µs"
+               if before is not None and before.cpu_per_event_us is not None else "")
+        out.append(Check("CPU per streamed event (200-chunk streams)", "≤ 5 µs",
+                         f"worst {value:.2f} µs ({_where(row)}){was}", value <= 5,
+                         _beside(bare.get(row.case), "cpu_per_event_us", value, "µs", new)))
     return out
 
 

@@ -6,6 +6,12 @@ save the results.
     python -m bench --quick         # a few seconds: the smoke test's run
     python -m bench --peer ccr      # also claude-code-router 2.0 from npm, same workload
     python -m bench --no-bare       # without the bare converter baseline
+    python -m bench --baseline-tree ../wt-oldbuild   # an older build of ccr beside this one
+
+With `--baseline-tree`, ccr from that checkout (e.g. `git worktree add ../wt-oldbuild REV`) runs
+as `ccr-old` in the same rounds as this checkout's ccr, and a second table gives each case's
+CPU per request and per streamed event for both builds, their ratio (old/new: above 1 means
+this build is cheaper) and the bare converter's figure beside them.
 
 The fake upstream and this load generator share core 0; the bare converter, ccr (and the peer)
 get core 1, when the machine has two cores we may use. The bare converter (bench/bare.py) is the
@@ -49,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--peer", choices=["ccr"], help="also measure claude-code-router 2.0 (npm)")
     parser.add_argument("--no-bare", action="store_true",
                         help="skip the bare aiohttp converter baseline (bench/bare.py)")
+    parser.add_argument("--baseline-tree", type=Path, metavar="PATH",
+                        help="also run ccr from this checkout (an older build) as `ccr-old`")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     parser.add_argument("--no-counting", action="store_true", help="skip the token counter benchmark")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.md go")
@@ -115,6 +123,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 procs.append(bare)
                 targets.append(Target("bare", f"http://127.0.0.1:{bare.port}/v1/messages", "anthropic",
                                       bare))
+            if args.baseline_tree is not None:  # the old build, same core, same rounds
+                old = await start_ccr(Path(tmp), upstream.port, proxy_core, tree=args.baseline_tree,
+                                      name=report.OLD)
+                procs.append(old)
+                targets.append(Target(report.OLD, f"http://127.0.0.1:{old.port}/v1/messages", "anthropic",
+                                      old))
             ccr = await start_ccr(Path(tmp), upstream.port, proxy_core)
             procs.append(ccr)
             targets.append(Target("ccr", f"http://127.0.0.1:{ccr.port}/v1/messages", "anthropic", ccr))
@@ -138,6 +152,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = report.aggregate(runs)
     counted = None if args.no_counting else await counting.measure(5 if args.quick else 20)
     checks = report.targets(rows, memory.get("ccr", {}), counted)
+    if args.baseline_tree is not None:
+        meta["baseline_tree"] = str(args.baseline_tree)
+        meta["baseline_rev"] = _revision(args.baseline_tree)
+        checks += report.old_new_targets(rows)
     results = report.to_json(rows, checks, {**meta, "memory_mb": memory}, counted)
     _print(results, rows, checks, counted, memory)
     _save(args.out, results, rows, checks, counted, memory)
@@ -169,6 +187,18 @@ async def _rounds(args: argparse.Namespace, targets: list[Target], workloads: li
     return runs
 
 
+def _revision(tree: Path) -> str:
+    """The commit a checkout is at (for the record), or "unknown"."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
 def _counting_text(counted: counting.CountingResult | None) -> str:
     if counted is None:
         return ""
@@ -191,6 +221,10 @@ def _print(results: dict[str, Any], rows: list[report.Row], checks: list[report.
           f", extras: {', '.join(meta['installed_extras']) or 'none'}, pinned: {meta['pinned']}")
     print(report.table(rows))
     print()
+    if any(r.target == report.OLD for r in rows):
+        print(f"Old build ({meta.get('baseline_rev', '?')}) against this one, same run:\n")
+        print(report.old_new_table(rows))
+        print()
     print(_memory_text(memory))
     print(_counting_text(counted))
     print()
@@ -206,8 +240,15 @@ def _save(out: Path, results: dict[str, Any], rows: list[report.Row], checks: li
         f"`{meta['command']}` on {meta['date']}: {meta['cpu']}, {meta['cores']} cores, "
         f"Python {meta['python']}, aiohttp {meta['aiohttp']}, extras: "
         f"{', '.join(meta['installed_extras']) or 'none'}, pinned: {meta['pinned']}\n\n"
-        f"{report.table(rows)}\n\n{_memory_text(memory)}\n\n{_counting_text(counted)}\n\n"
+        f"{report.table(rows)}\n\n{_old_new_text(rows, meta)}{_memory_text(memory)}\n\n{_counting_text(counted)}\n\n"
         f"{report.targets_table(checks)}\n")
+
+
+def _old_new_text(rows: list[report.Row], meta: dict[str, Any]) -> str:
+    if not any(r.target == report.OLD for r in rows):
+        return ""
+    return (f"Old build ({meta.get('baseline_rev', '?')}) against this one, same run:\n\n"
+            f"{report.old_new_table(rows)}\n\n")
 
 
 def main(argv: list[str] | None = None) -> int:

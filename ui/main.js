@@ -3,6 +3,7 @@
 import * as api from "./api.js";
 import { CataloguePanel } from "./catalogue.js";
 import { h, mount } from "./dom.js";
+import { InspectorPanel } from "./inspector.js";
 import { LogsPanel } from "./logs.js";
 import { ProvidersPanel } from "./providers.js";
 import { RawPanel } from "./raw.js";
@@ -50,11 +51,12 @@ const panels = {
   logs: new LogsPanel($("tab-logs"), notify),
   stats: new UsagePanel($("tab-stats")),
   tasks: new TasksPanel($("tab-tasks"), notify),
+  inspector: new InspectorPanel($("tab-inspector"), notify),
   json: new RawPanel($("tab-json"), store, notify),
 };
 const CONFIG_PANELS = ["providers", "router", "settings", "transformers", "json"];
 let current = null;
-for (const name of ["logs", "stats", "tasks"]) panels[name].render();
+for (const name of ["logs", "stats", "tasks", "inspector"]) panels[name].render();
 
 store.addEventListener("reload", () => CONFIG_PANELS.forEach((name) => panels[name].render()));
 /** Unsaved: the draft differs from the file, or the raw editor holds text not applied yet. */

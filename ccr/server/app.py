@@ -21,7 +21,7 @@ from ccr.proxy.stats import Stats
 from ccr.proxy.upstream import http_session_ctx
 from ccr.server.api import execution as execution_api
 
-from .api import admin, catalogue, chat, messages, models, webui
+from .api import admin, catalogue, chat, inspector, messages, models, webui
 from .auth import MODEL_CREDENTIALS, auth_middleware
 from .keys import RUNTIME, STATE
 from .middlewares import error_middleware, request_id_middleware
@@ -53,7 +53,7 @@ def create_app(config: Config, *, runtime: Runtime | None = None,
     app.cleanup_ctx.append(_session_ctx)
     app.add_routes(routes)
     app.add_routes(messages.routes)
-    for module in (admin, catalogue, chat, models, execution_api, webui):  # each subsystem wires itself
+    for module in (admin, catalogue, chat, models, execution_api, webui, inspector):  # each subsystem wires itself
         module.setup(app)
     return app
 

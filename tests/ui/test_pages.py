@@ -1,5 +1,5 @@
-"""The Tasks page, the log following live, the admin token from the URL, and a screenshot of
-every page on a desktop and a phone."""
+"""The Tasks and Inspector pages, the log following live, the admin token from the URL,
+and a screenshot of every page on a desktop and a phone."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ import anthropic
 import pytest
 from playwright.async_api import Page
 
+from ccr.config.extras import InspectorSettings
+from ccr.server.api.inspector import INSPECTOR
+from tests.admin.test_inspector import Exchange, Record
 from tests.execution.conftest import ScriptedModel, claude_bin
 
 from .conftest import open_ui, screenshot, wait_for
 
-PAGES = ("providers", "router", "settings", "transformers", "logs", "stats", "tasks", "json")
+PAGES = ("providers", "router", "settings", "transformers", "logs", "stats", "tasks", "inspector", "json")
 UNNAMED_CONTROLS = """[...document.querySelectorAll('button, select, input, textarea, a[href], summary')]
     .filter(e => e.offsetParent !== null)
     .filter(e => !(e.getAttribute('aria-label') || e.labels?.length || e.innerText.trim() || e.title))
@@ -33,6 +36,26 @@ async def ask(url: str, text: str = "ping", **extra: Any) -> Any:
     async with anthropic.AsyncAnthropic(base_url=url, api_key="unused") as client:
         return await client.messages.create(model="claude-sonnet-5", max_tokens=50,
                                             messages=[{"role": "user", "content": text}], **extra)
+
+
+async def test_the_inspector_shows_a_request_with_its_key_redacted(page, page_errors, ui_server, provider):
+    ui = await ui_server(config(provider.url, INSPECTOR=True))
+    seeded = Exchange(Record(), json.dumps({"model": "claude-sonnet-5", "messages": [
+        {"role": "user", "content": f"my key is {SECRET}, and Bearer abcdefghijklmnop"}]}).encode(),
+        b'{"model": "gpt-test"}', b'{"content": [{"type": "text", "text": "pong"}]}')
+    ui.app[INSPECTOR].observe(seeded, InspectorSettings(enabled=True), [SECRET])
+    await open_ui(page, ui.url, "inspector")
+    await wait_for(page, "document.querySelector('[data-body=provider_body] pre')?.innerText.includes('gpt-test')")
+    shown = await page.inner_text("#inspector-detail")
+    assert "my key is [redacted]" in shown and "Bearer [redacted]" in shown
+    assert SECRET not in shown and "abcdefghijklmnop" not in shown
+    assert "fake,gpt-test (default)" in shown
+    assert '"model": "claude-sonnet-5"' in await page.inner_text("[data-body=client_body] pre")
+    assert "pong" in await page.inner_text("[data-body=reply] pre")
+    await page.click("#inspector-clear")
+    await page.click("dialog[open] [data-confirm]")
+    await wait_for(page, "document.querySelector('#inspector-list').innerText.includes('No requests recorded')")
+    assert page_errors == [], page_errors
 
 
 @pytest.fixture
@@ -93,7 +116,7 @@ async def test_a_screenshot_of_every_page(page: Page, page_errors, ui_server, pr
     """Each page renders without errors and without sideways scrolling; the PNGs are kept."""
     if device == "phone":
         await page.set_viewport_size({"width": 390, "height": 844})
-    ui = await ui_server(config(provider.url))
+    ui = await ui_server(config(provider.url, INSPECTOR=True))
     await ask(ui.url)
     for tab in PAGES:
         await open_ui(page, ui.url, tab)

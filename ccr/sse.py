@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NamedTuple
 
 from . import jsonlib
 
-__all__ = ["EventBoundary", "SSEDecoder", "SSEEvent", "encode_event", "event_boundary"]
+__all__ = ["EventBoundary", "SSEDecoder", "SSEEvent", "encode_event", "event_boundary", "read_events"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -145,6 +146,32 @@ class SSEDecoder:
         elif name == "id" and "\0" not in value:
             self._id = value
         return None
+
+
+_SLICE = 4096
+
+
+async def read_events(chunks: AsyncIterator[bytes], before_read: Callable[[], Awaitable[None]] | None = None
+                      ) -> AsyncIterator[list[SSEEvent]]:
+    """The events of a byte stream, a list per read (never an empty one). `before_read` is
+    awaited whenever the next read may have to wait for the network: a writer flushes there
+    what the last read produced, in one write. A big read is decoded a slice at a time, so
+    that its first events go out first."""
+    decoder = SSEDecoder()
+    while True:
+        if before_read is not None:
+            await before_read()
+        try:
+            chunk = await anext(chunks)
+        except StopAsyncIteration:
+            tail = decoder.close()
+            if tail:
+                yield tail
+            return
+        for start in range(0, len(chunk), _SLICE):
+            events = decoder.feed(chunk[start:start + _SLICE])
+            if events:
+                yield events
 
 
 _EVENT_ENDS = (b"\n\n", b"\r\r", b"\r\n\r\n", b"\n\r\n")

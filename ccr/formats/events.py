@@ -1,8 +1,9 @@
 """Unified (OpenAI chat completions) stream chunks -> Anthropic stream events.
 
-One async generator; its locals are the whole state: the index of the open block, what kind of
-block it is, and which upstream tool call each tool block belongs to. The output is exactly
-what the Anthropic SDK expects:
+`AnthropicEvents` is the conversion, sans-IO; its attributes are the whole state: the index of
+the open block, what kind of block it is, and which upstream tool call each tool block belongs
+to. `anthropic_events` runs it over an async stream of chunks. The output is exactly what the
+Anthropic SDK expects:
 
     message_start, ping,
     (content_block_start, content_block_delta*, content_block_stop)*   indexes 0, 1, 2 ...
@@ -13,17 +14,25 @@ after a tool call opens a new text block; usage is taken from whichever chunk ca
 finish chunk, OpenAI's usage-only last chunk, or both). A provider error inside the stream, or a
 stream that stops before its finish, raises UpstreamError: the writer turns that into an
 Anthropic `error` event.
+
+`anthropic_frames` is the same conversion straight from the provider's SSE events, for a client
+that streams when no transformer touches the stream: most chunks of a reply only continue the
+open text block, and their events go out as finished SSE frames (bytes) built from the text's
+JSON string, without the event's dicts being made and encoded; every other chunk goes through
+`AnthropicEvents`. The bytes are those `encode_event` writes for the same event.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccr import jsonlib
 from ccr.errors import UpstreamError
 from ccr.jsonlib import Json
+from ccr.sse import SSEEvent
 from ccr.transformers.hub import reasoning_signature
 
 from .common import (
@@ -34,7 +43,7 @@ from .common import (
 )
 from .reply import tool_id
 
-__all__ = ["anthropic_events", "StreamSummary"]
+__all__ = ["AnthropicEvents", "StreamSummary", "anthropic_events", "anthropic_frames"]
 
 Event = tuple[str, Json]
 
@@ -46,129 +55,274 @@ class StreamSummary:
     """Filled in as the stream runs, read by the caller for logs and stats."""
 
     usage: dict[str, int] = field(default_factory=dict)
-    stop_reason: str | None = None
-    first_text_at: float | None = None
-    events: int = 0
     done: bool = False  # set by the upstream reader when it saw [DONE]
+    events: int = 0  # counted by the /v1/messages writer (until the pipeline's writer replaces it)
 
 
-async def anthropic_events(chunks: AsyncIterator[Json], *, model: str, provider: str,
-                           request: Json, summary: StreamSummary) -> AsyncIterator[Event]:
-    index = -1
-    kind: str | None = None          # "text", "thinking", "tool_use" for the open block
-    open_tool: Any = None            # upstream tool-call index of the open tool block
-    tool_blocks: dict[Any, int] = {}
-    seen_ids: set[str] = set()
-    thinking_field = "reasoning_content"
-    thinking_signed = False
-    finish: Any = None
-    finish_choice: Json = {}
-    usage: Any = None
-    started = False
+class AnthropicEvents:
+    """One stream's conversion, sans-IO: `feed(chunk)` gives the events a hub chunk makes,
+    `end()` the closing ones. Its attributes are the whole state: the index of the open block,
+    what kind of block it is, and which upstream tool call each tool block belongs to."""
 
-    def close() -> list[Event]:
-        nonlocal kind, open_tool, thinking_signed
-        if kind is None:
-            return []
-        out: list[Event] = []
-        if kind == "thinking" and not thinking_signed:
-            out.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": {
-                "type": "signature_delta", "signature": reasoning_signature(thinking_field, provider)}}))
-        out.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
-        kind, open_tool = None, None
-        return out
+    __slots__ = ("finish", "finish_choice", "index", "kind", "model", "open_tool", "provider", "request",
+                 "seen_ids", "started", "summary", "thinking_field", "thinking_signed", "tool_blocks", "usage")
 
-    def open_block(block: Json) -> list[Event]:
-        nonlocal index, kind
-        out = close()
-        index += 1
-        kind = block["type"]
-        out.append(("content_block_start", {"type": "content_block_start", "index": index,
+    def __init__(self, *, model: str, provider: str, request: Json, summary: StreamSummary) -> None:
+        self.model, self.provider, self.request, self.summary = model, provider, request, summary
+        self.index = -1
+        self.kind: str | None = None     # "text", "thinking", "tool_use" for the open block
+        self.open_tool: Any = None       # upstream tool-call index of the open tool block
+        self.tool_blocks: dict[Any, int] = {}
+        self.seen_ids: set[str] = set()
+        self.thinking_field = "reasoning_content"
+        self.thinking_signed = False
+        self.finish: Any = None
+        self.finish_choice: Json = {}
+        self.usage: Any = None
+        self.started = False
+
+    def _close(self, out: list[Event]) -> None:
+        if self.kind is None:
+            return
+        if self.kind == "thinking" and not self.thinking_signed:
+            out.append(("content_block_delta", {"type": "content_block_delta", "index": self.index, "delta": {
+                "type": "signature_delta", "signature": reasoning_signature(self.thinking_field, self.provider)}}))
+        out.append(("content_block_stop", {"type": "content_block_stop", "index": self.index}))
+        self.kind, self.open_tool = None, None
+
+    def _open(self, block: Json, out: list[Event]) -> None:
+        self._close(out)
+        self.index += 1
+        self.kind = block["type"]
+        out.append(("content_block_start", {"type": "content_block_start", "index": self.index,
                                             "content_block": block}))
-        return out
 
-    async for chunk in chunks:
+    def feed(self, chunk: Any) -> list[Event]:
+        out: list[Event] = []
         if not isinstance(chunk, dict):
-            continue
+            return out
+        model, provider = self.model, self.provider
         if chunk.get("error"):
             error = chunk["error"]
             message = error.get("message") if isinstance(error, dict) else str(error)
             raise UpstreamError(f"{provider},{model}: provider error mid-stream: {message}", status=502)
-        if not started:
-            started = True
-            yield "message_start", {"type": "message_start", "message": {
+        if not self.started:
+            self.started = True
+            out.append(("message_start", {"type": "message_start", "message": {
                 "id": new_message_id(chunk.get("id")), "type": "message", "role": "assistant",
                 "model": model, "content": [], "stop_reason": None, "stop_sequence": None,
                 "usage": {"input_tokens": 0, "output_tokens": 0,
-                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}
-            yield "ping", {"type": "ping"}
+                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}))
+            out.append(("ping", {"type": "ping"}))
         if chunk.get("usage"):
-            usage = chunk["usage"]
+            self.usage = chunk["usage"]
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or choice.get("message") or {}
-            if kind == "text" and delta.keys() <= _PLAIN_TEXT:  # most chunks: more of the open text
+            if self.kind == "text" and delta.keys() <= _PLAIN_TEXT:  # most chunks: more of the open text
                 content = delta.get("content")
                 if isinstance(content, str) and content:
-                    yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                                  "delta": {"type": "text_delta", "text": content}}
+                    out.append(("content_block_delta", {"type": "content_block_delta", "index": self.index,
+                                                        "delta": {"type": "text_delta", "text": content}}))
                 if choice.get("finish_reason"):
-                    finish, finish_choice = choice["finish_reason"], choice
+                    self.finish, self.finish_choice = choice["finish_reason"], choice
                 continue
             text, signature, source = reasoning_text(delta)
             if text or signature:
-                if kind != "thinking":
-                    for event in open_block({"type": "thinking", "thinking": "", "signature": ""}):
-                        yield event
-                    thinking_signed = False
-                    thinking_field = source or "reasoning_content"
+                if self.kind != "thinking":
+                    self._open({"type": "thinking", "thinking": "", "signature": ""}, out)
+                    self.thinking_signed = False
+                    self.thinking_field = source or "reasoning_content"
                 if text:
-                    yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                                  "delta": {"type": "thinking_delta", "thinking": text}}
+                    out.append(("content_block_delta", {"type": "content_block_delta", "index": self.index,
+                                                        "delta": {"type": "thinking_delta", "thinking": text}}))
                 if signature:
-                    thinking_signed = True
-                    yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                                  "delta": {"type": "signature_delta", "signature": signature}}
+                    self.thinking_signed = True
+                    out.append(("content_block_delta", {"type": "content_block_delta", "index": self.index,
+                                                        "delta": {"type": "signature_delta",
+                                                                  "signature": signature}}))
             content = delta.get("content")
             if isinstance(content, str) and content:
-                if kind != "text":
-                    for event in open_block({"type": "text", "text": ""}):
-                        yield event
-                yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                              "delta": {"type": "text_delta", "text": content}}
+                if self.kind != "text":
+                    self._open({"type": "text", "text": ""}, out)
+                out.append(("content_block_delta", {"type": "content_block_delta", "index": self.index,
+                                                    "delta": {"type": "text_delta", "text": content}}))
             for position, call in enumerate(delta.get("tool_calls") or ()):
-                key = call.get("index", position)
-                function = call.get("function") or {}
-                if key not in tool_blocks:
-                    tool_blocks[key] = index + 1
-                    for event in open_block({"type": "tool_use", "id": tool_id(call.get("id"), seen_ids),
-                                             "name": function.get("name") or "", "input": {}}):
-                        yield event
-                    open_tool = key
-                arguments = function.get("arguments")
-                if arguments:
-                    if open_tool != key:
-                        raise UpstreamError(f"{provider},{model}: the provider interleaved the arguments "
-                                            "of parallel tool calls, which ccr cannot stream", status=502)
-                    if not isinstance(arguments, str):  # some servers send an object
-                        arguments = json.dumps(arguments, ensure_ascii=False)
-                    yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                                  "delta": {"type": "input_json_delta", "partial_json": arguments}}
+                self._tool_call(position, call, out)
             if choice.get("finish_reason"):
-                finish, finish_choice = choice["finish_reason"], choice
-    if not started:
-        raise UpstreamError(f"{provider},{model}: the provider closed the stream without sending anything",
-                            status=502)
-    if finish is None and not summary.done:
-        raise UpstreamError(f"{provider},{model}: the provider's stream ended before the reply was "
-                            "complete (no finish_reason)", status=502)
-    for event in close():
+                self.finish, self.finish_choice = choice["finish_reason"], choice
+        return out
+
+    def _tool_call(self, position: int, call: Any, out: list[Event]) -> None:
+        key = call.get("index", position)
+        function = call.get("function") or {}
+        if key not in self.tool_blocks:
+            self.tool_blocks[key] = self.index + 1
+            self._open({"type": "tool_use", "id": tool_id(call.get("id"), self.seen_ids),
+                        "name": function.get("name") or "", "input": {}}, out)
+            self.open_tool = key
+        arguments = function.get("arguments")
+        if arguments:
+            if self.open_tool != key:
+                raise UpstreamError(f"{self.provider},{self.model}: the provider interleaved the arguments "
+                                    "of parallel tool calls, which ccr cannot stream", status=502)
+            if not isinstance(arguments, str):  # some servers send an object
+                arguments = json.dumps(arguments, ensure_ascii=False)
+            out.append(("content_block_delta", {"type": "content_block_delta", "index": self.index,
+                                                "delta": {"type": "input_json_delta", "partial_json": arguments}}))
+
+    def end(self) -> list[Event]:
+        """The stream's last events, once the provider's stream is over."""
+        label = f"{self.provider},{self.model}"
+        if not self.started:
+            raise UpstreamError(f"{label}: the provider closed the stream without sending anything", status=502)
+        if self.finish is None and not self.summary.done:
+            raise UpstreamError(f"{label}: the provider's stream ended before the reply was "
+                                "complete (no finish_reason)", status=502)
+        out: list[Event] = []
+        self._close(out)
+        reason, sequence = stop_reason(self.finish, self.finish_choice, self.request.get("stop_sequences"))
+        if reason == "end_turn" and self.tool_blocks:
+            reason = "tool_use"
+        final_usage = usage_from_unified(self.usage)
+        self.summary.usage = final_usage
+        out.append(("message_delta", {"type": "message_delta",
+                                      "delta": {"stop_reason": reason, "stop_sequence": sequence},
+                                      "usage": final_usage}))
+        out.append(("message_stop", {"type": "message_stop"}))
+        return out
+
+
+async def anthropic_events(chunks: AsyncIterator[Json], *, model: str, provider: str,
+                           request: Json, summary: StreamSummary) -> AsyncIterator[Event]:
+    state = AnthropicEvents(model=model, provider=provider, request=request, summary=summary)
+    async for chunk in chunks:
+        for event in state.feed(chunk):
+            yield event
+    for event in state.end():
         yield event
-    reason, sequence = stop_reason(finish, finish_choice, request.get("stop_sequences"))
-    if reason == "end_turn" and tool_blocks:
-        reason = "tool_use"
-    final_usage = usage_from_unified(usage)
-    summary.usage, summary.stop_reason = final_usage, reason
-    yield "message_delta", {"type": "message_delta",
-                            "delta": {"stop_reason": reason, "stop_sequence": sequence},
-                            "usage": final_usage}
-    yield "message_stop", {"type": "message_stop"}
+
+
+# encode_event("content_block_delta", {"type": "content_block_delta", "index": i, "delta":
+# {"type": "text_delta", "text": t}}) with jsonlib.dumps(t) for %s: the same bytes, as the rest is ASCII
+_TEXT_FRAME = (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+               b'"delta":{"type":"text_delta","text":%s}}\n\n')
+
+
+async def anthropic_frames(batches: AsyncIterator[list[SSEEvent]], *, model: str, provider: str,
+                           request: Json, summary: StreamSummary,
+                           on_bad_data: Callable[[str], None] | None = None) -> AsyncIterator[tuple[str, Any]]:
+    """`anthropic_events` over the chunks of the SSE events in `batches` (one list per read, see
+    `sse.read_events`), the data read as `upstream.json_chunks` reads it. Text deltas that only
+    continue the open text block come as `("content_block_delta", frames)`, the SSE frames of
+    one or more consecutive events as bytes; everything else as `(kind, data)` events.
+
+    Once a plain text chunk has shown where its text sits (`_Slot`), a chunk that is the same
+    bytes around another plain string literal is not even parsed: the literal goes into the
+    frame as it came (when it needs no escape, it is exactly what jsonlib writes)."""
+    state = AnthropicEvents(model=model, provider=provider, request=request, summary=summary)
+    loads, dumps, frame, plain = jsonlib.loads, jsonlib.dumps, _TEXT_FRAME, _PLAIN_TEXT
+    slot: _Slot | None = None
+    tries = _SLOT_TRIES
+    async for batch in batches:
+        run = b""  # frames of consecutive text deltas, sent as one item
+        for event in batch:
+            data = event.data
+            if slot is not None and state.kind == "text" and event.event == "message":
+                literal = slot.literal(data)
+                if literal is not None:
+                    run += frame % (state.index, literal.encode())
+                    continue
+            if data == "[DONE]":
+                summary.done = True
+                if run:
+                    yield "content_block_delta", run
+                for item in state.end():
+                    yield item
+                return
+            if not data:
+                continue
+            try:
+                chunk = loads(data)
+            except ValueError:
+                if on_bad_data is not None:
+                    if run:  # what came before goes out first, should this raise
+                        yield "content_block_delta", run
+                        run = b""
+                    on_bad_data(data[:200])
+                continue
+            if type(chunk) is not dict:
+                continue
+            if event.event == "error" and "error" not in chunk:
+                chunk = {"error": chunk}
+            if state.kind == "text" and not chunk.get("error") and not chunk.get("usage"):
+                # the shortcut in AnthropicEvents.feed, for a chunk of one choice that sets nothing
+                choices = chunk.get("choices")
+                if type(choices) is list and len(choices) == 1 and type(choice := choices[0]) is dict \
+                        and not choice.get("finish_reason"):
+                    delta = choice.get("delta") or choice.get("message") or {}
+                    if type(delta) is dict and delta.keys() <= plain:
+                        content = delta.get("content")
+                        if type(content) is str and content:
+                            run += frame % (state.index, dumps(content))
+                            if tries and event.event == "message":
+                                tries -= 1
+                                slot = _Slot.find(data, chunk, content) or slot
+                        continue
+            if run:
+                yield "content_block_delta", run
+                run = b""
+            for item in state.feed(chunk):
+                yield item
+        if run:
+            yield "content_block_delta", run
+    for item in state.end():
+        yield item
+
+
+_SLOT_TRIES = 4  # chunks that may teach a _Slot: a provider whose chunks all differ costs no more
+
+
+class _Slot:
+    """Where the text of a plain text chunk sits in its JSON: the bytes before and after it."""
+
+    __slots__ = ("after", "before", "end", "start")
+
+    def __init__(self, before: str, after: str) -> None:
+        self.before, self.after = before, after
+        self.start, self.end = len(before) + 1, -len(after) - 1  # inside the literal's quotes
+
+    def literal(self, data: str) -> str | None:
+        """The string literal in the slot, if `data` is this chunk with another plain one there:
+        no quote, backslash or control character (nor U+2028, U+2029, U+0085, which jsonlib
+        escapes) inside, so that it is what jsonlib writes for its text."""
+        if not (data.startswith(self.before) and data.endswith(self.after)):
+            return None
+        start, end = self.start, self.end
+        if len(data) <= start - end or data[start - 1] != '"' or data[end] != '"':
+            return None
+        text = data[start:end]
+        if '"' in text or "\\" in text or not text.isprintable():
+            return None
+        return data[start - 1:len(data) + end + 1]
+
+    @classmethod
+    def find(cls, data: str, chunk: Json, content: str) -> _Slot | None:
+        """The slot of `content` in `data`, if its literal is plain and found once, and proven:
+        the same bytes with another text in the slot parse to the same chunk but that text."""
+        literal = f'"{content}"'
+        at = data.find(literal)
+        if at < 0 or data.find(literal, at + 1) >= 0:
+            return None
+        slot = cls(data[:at], data[at + len(literal):])
+        if slot.literal(data) != literal:
+            return None
+        try:
+            probe = jsonlib.loads(f'{slot.before}"ccr"{slot.after}')
+        except ValueError:
+            return None
+        choice = probe.get("choices", [None])[0] if type(probe) is dict else None
+        delta = (choice.get("delta") or choice.get("message")) if type(choice) is dict else None
+        if type(delta) is not dict or delta.get("content") != "ccr":
+            return None
+        delta["content"] = content
+        return slot if probe == chunk else None

@@ -5,9 +5,9 @@
     claude_code.py  the `ClaudeCode` section (the execution API's settings)
 """
 
+from .guards import LOOPBACK_HOSTS
 from .load import (
     DEFAULT_PORT,
-    LOOPBACK_HOSTS,
     Config,
     PluginSpec,
     ProviderConfig,

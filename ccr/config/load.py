@@ -24,6 +24,7 @@ import json5
 from ccr.errors import ConfigError
 
 from . import extras, usage
+from .guards import LOOPBACK_HOSTS, Access, access_settings
 
 __all__ = [
     "Config",
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 DEFAULT_PORT = 3456
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _ENV_REF = re.compile(r"\$\{([^}]+)\}|\$([A-Z_][A-Z0-9_]*)")
 _LOG_LEVELS = ("fatal", "error", "warn", "warning", "info", "debug", "trace")
 
@@ -107,6 +107,7 @@ class Config:
     providers: tuple[ProviderConfig, ...] = ()
     router: RouterConfig = field(default_factory=RouterConfig)
     apikey: str | None = None
+    access: Access = field(default_factory=Access)  # ADMIN_APIKEY, IDLE_TIMEOUT_MS
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     log: bool = True
@@ -259,10 +260,7 @@ def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None
     if os.environ.get("SERVICE_PORT", "").isdigit():
         port = int(os.environ["SERVICE_PORT"])
     apikey = reader.string("APIKEY") or None
-    if host not in LOOPBACK_HOSTS and not apikey:
-        problems.append(
-            f"HOST: {host!r} would expose ccr to other machines without authentication; "
-            "set APIKEY, or use HOST 127.0.0.1")
+    access = access_settings(data, host, apikey, problems)  # ccr.config.guards
     log_level = (reader.string("LOG_LEVEL") or "info").lower()
     if log_level not in _LOG_LEVELS:
         problems.append(f"LOG_LEVEL: {log_level!r} is not one of {', '.join(_LOG_LEVELS)}")
@@ -271,6 +269,7 @@ def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None
         providers=tuple(providers),
         router=router,
         apikey=apikey,
+        access=access,
         host=host,
         port=port,
         log=reader.boolean("LOG", True),

@@ -62,11 +62,14 @@ def _custom_router(config: Config) -> CustomRoute | None:
 
 
 def build_runtime(config: Config, *, counter: TokenCounter | None = None,
-                  usage: SessionUsage | None = None) -> Runtime:
+                  usage: SessionUsage | None = None, reuse_code_of: Runtime | None = None) -> Runtime:
+    """With `reuse_code_of`, import nothing: its plugins and custom router stand in (the API
+    validates this way; code paths change in the file only, see ccr.config.guards)."""
     problems: list[str] = []
-    registry = builtin_registry()
+    registry = builtin_registry() if reuse_code_of is None else dict(reuse_code_of.registry)
     try:
-        registry = load_plugins(config.plugins, registry)
+        if reuse_code_of is None:
+            registry = load_plugins(config.plugins, registry)
     except ConfigError as exc:
         problems.extend(exc.problems)
     chains: dict[tuple[str, str], Chain] = {}
@@ -78,9 +81,10 @@ def build_runtime(config: Config, *, counter: TokenCounter | None = None,
             except ValueError as exc:
                 problems.append(str(exc))
     problems.extend(settings_problems(config))  # the ClaudeCode section (execution API)
-    custom = None
+    custom = None if reuse_code_of is None else reuse_code_of.router.custom
     try:
-        custom = _custom_router(config)
+        if reuse_code_of is None:
+            custom = _custom_router(config)
     except ConfigError as exc:
         problems.extend(exc.problems)
     system_prompt = None
@@ -100,14 +104,15 @@ def build_runtime(config: Config, *, counter: TokenCounter | None = None,
 
 
 def validate_raw(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None = None,
-                 counter: TokenCounter | None = None, usage: SessionUsage | None = None) -> Runtime:
+                 counter: TokenCounter | None = None, usage: SessionUsage | None = None,
+                 reuse_code_of: Runtime | None = None) -> Runtime:
     """Parse and build in one step; raises ConfigError listing every problem found, those of
     the file's keys and those of its transformer chains and custom router together."""
     problems: list[str] = []
     config = parse(raw, path=path, home=home, problems=problems)
     runtime = None
     try:
-        runtime = build_runtime(config, counter=counter, usage=usage)
+        runtime = build_runtime(config, counter=counter, usage=usage, reuse_code_of=reuse_code_of)
     except ConfigError as exc:
         problems.extend(p for p in exc.problems if p not in problems)
     if problems or runtime is None:

@@ -23,7 +23,8 @@ from ccr.errors import AuthError, CCRError
 
 from .keys import RUNTIME
 
-__all__ = ["auth_middleware", "is_public", "presented_key", "MODEL_CREDENTIALS", "ModelCredentials"]
+__all__ = ["auth_middleware", "is_public", "presented_key", "MODEL_CREDENTIALS", "ModelCredentials",
+           "BIND_HOSTS", "bind_hosts"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -38,6 +39,15 @@ class ModelCredentials(Protocol):
 #: execution API: the execution API gives each Claude Code CLI it runs a token of its own, so
 #: an agent that reads its environment never holds ccr's APIKEY.
 MODEL_CREDENTIALS: web.AppKey[list[ModelCredentials]] = web.AppKey("model_credentials", list)
+
+
+#: The addresses this process listens on, as given to the socket (set by ccr.server.serve).
+BIND_HOSTS: web.AppKey[tuple[str, ...]] = web.AppKey("bind_hosts", tuple)
+
+
+def bind_hosts(app: web.Application) -> tuple[str, ...]:
+    """Where this server listens; an app served by other means is taken at its config's word."""
+    return app.get(BIND_HOSTS) or (app[RUNTIME].config.host,)
 
 
 def is_public(request: web.Request) -> bool:

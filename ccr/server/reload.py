@@ -28,14 +28,16 @@ from dataclasses import dataclass, replace
 from aiohttp import web
 
 from ccr.config import Config, parse, read_raw
+from ccr.config.guards import exposure_problems, without_env_values
 from ccr.errors import ConfigError
 from ccr.logs.setup import LOGGING
 from ccr.proxy.runtime import Runtime, validate_raw
 
+from .auth import bind_hosts
 from .keys import RUNTIME, STATE
 from .lifecycle import LIFECYCLE
 
-__all__ = ["ReloadResult", "apply_saved_config", "swap_runtime", "RELOAD_LOCK"]
+__all__ = ["ReloadResult", "apply_saved_config", "swap_runtime", "hosts_after_apply", "RELOAD_LOCK"]
 
 #: One reload at a time (two restarts racing would each build a Runtime and one would be lost).
 RELOAD_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("reload_lock", asyncio.Lock)
@@ -58,6 +60,20 @@ def _file_address(config: Config) -> Address:
     except ConfigError:
         return config.host, config.port
     return parsed.host, parsed.port
+
+
+def _relaunches(app: web.Application, config: Config) -> bool:
+    old = app[RUNTIME].config
+    listening, configured = (old.host, old.port), (config.host, config.port)
+    return configured != listening and configured != _file_address(old)
+
+
+def hosts_after_apply(app: web.Application, config: Config) -> tuple[str, ...]:
+    """The addresses ccr would listen on with `config` applied: a relaunch binds the config's
+    own HOST; otherwise the sockets in use stay (a `--host` keeps winning), so they count too."""
+    if _relaunches(app, config) and app.get(LIFECYCLE) is not None:
+        return (config.host,)
+    return tuple(dict.fromkeys((*bind_hosts(app), config.host)))
 
 
 def swap_runtime(app: web.Application, runtime: Runtime) -> None:
@@ -87,12 +103,17 @@ async def apply_saved_config(app: web.Application) -> ReloadResult:
     try:
         runtime = validate_raw(raw, path=path, home=old.config.home,
                                counter=old.router.counter, usage=old.router.usage)
-    except ConfigError as exc:  # the message must not carry our file path
+        new = runtime.config
+        exposed = exposure_problems(hosts_after_apply(app, new), new.apikey, new.access.admin_key)
+        if exposed:
+            raise ConfigError("exposed", exposed)
+    except ConfigError as exc:  # the message must not carry our file path, nor $VAR values
+        problems = [without_env_values(p, raw) for p in exc.problems]
         raise ConfigError("the saved config is invalid, so the running one stays:\n  - "
-                          + "\n  - ".join(exc.problems), exc.problems) from None
+                          + "\n  - ".join(problems), problems) from None
     listening = (old.config.host, old.config.port)
     configured = (runtime.config.host, runtime.config.port)
-    relaunch = configured != listening and configured != _file_address(old.config)
+    relaunch = _relaunches(app, runtime.config)
     result = ReloadResult(runtime, listening, configured, relaunch)
     if relaunch and app.get(LIFECYCLE) is not None:
         return result  # the process starts over; in-flight requests finish on the old config

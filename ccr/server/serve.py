@@ -15,20 +15,22 @@ from aiohttp import web
 
 from ccr import __version__
 from ccr.config import (
-    LOOPBACK_HOSTS,
     Config,
     config_path,
     default_config_text,
     read_raw,
 )
+from ccr.config.guards import MIN_EXPOSED_KEY, exposure_problems, without_env_values
 from ccr.errors import ConfigError
 from ccr.logs.setup import LOGGING, Logging
 from ccr.proxy.runtime import Runtime, validate_raw
 
 from .app import create_app
+from .auth import BIND_HOSTS
+from .keys import RUNTIME
 from .lifecycle import LIFECYCLE, Lifecycle, publish_service, withdraw_service
 
-__all__ = ["prepare_config", "serve", "SHUTDOWN_GRACE"]
+__all__ = ["prepare_config", "serve", "make_runner", "SHUTDOWN_GRACE"]
 
 SHUTDOWN_GRACE = 30.0  # seconds running streams get to finish on stop
 log = structlog.get_logger("ccr.serve")
@@ -44,8 +46,18 @@ def prepare_config(explicit: str | None = None) -> tuple[Path, bool]:
     return path, True
 
 
+def make_runner(app: web.Application, host: str) -> web.AppRunner:
+    """The runner `serve` uses: it records the address for the config checks (ccr.server.auth)
+    and closes a connection that sends no complete request head, or idles between requests,
+    for IDLE_TIMEOUT_MS (aiohttp's keep-alive timer runs from the connection's start)."""
+    app[BIND_HOSTS] = (host,)
+    idle = app[RUNTIME].config.access.idle_timeout_ms / 1000
+    return web.AppRunner(app, handler_cancellation=True, shutdown_timeout=SHUTDOWN_GRACE,
+                         keepalive_timeout=idle)
+
+
 async def _run(app: web.Application, host: str, port: int, stop: asyncio.Event) -> None:
-    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=SHUTDOWN_GRACE)
+    runner = make_runner(app, host)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)
@@ -65,10 +77,12 @@ def _url_host(host: str) -> str:
 def serve(config_file: str | None = None, host: str | None = None, port: int | None = None, *,
           daemon: bool = False, record: bool = True) -> int:
     path, created = prepare_config(config_file)
+    raw: dict[str, Any] = {}
     try:
-        runtime = _validated(path, host, port)
+        raw = read_raw(path)
+        runtime = _validated(raw, path, host, port)
     except ConfigError as exc:
-        print(f"ccr: {exc.message}", file=sys.stderr)
+        print(f"ccr: {without_env_values(exc.message, raw)}", file=sys.stderr)
         print("ccr: not started; fix the config and run the command again", file=sys.stderr)
         return 2
     config = runtime.config
@@ -85,16 +99,18 @@ def serve(config_file: str | None = None, host: str | None = None, port: int | N
     return _loop(app, config)
 
 
-def _validated(path: Path, host: str | None, port: int | None) -> Runtime:
+def _validated(raw: dict[str, Any], path: Path, host: str | None, port: int | None) -> Runtime:
     """The whole file checked at once (syntax, types, routes, transformers, custom router),
     then the command line's --host/--port applied, with the same no-key-no-exposure rule."""
-    runtime = validate_raw(read_raw(path), path=path)
+    runtime = validate_raw(raw, path=path)
     if not (host or port):
         return runtime
     config = replace(runtime.config, host=host or runtime.config.host, port=port or runtime.config.port)
-    if config.host not in LOOPBACK_HOSTS and not config.apikey:
-        raise ConfigError(f"--host {config.host}: exposing ccr to other machines needs an APIKEY; "
-                          f"set APIKEY in {path} or use --host 127.0.0.1")
+    problems = exposure_problems((config.host,), config.apikey, config.access.admin_key)
+    if problems:
+        raise ConfigError(f"--host {config.host}: exposing ccr to other machines needs an APIKEY of at "
+                          f"least {MIN_EXPOSED_KEY} characters (ADMIN_APIKEY too, if set); set it in "
+                          f"{path} or use --host 127.0.0.1", problems)
     return replace(runtime, config=config)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from aiohttp import web
 from ccr import __version__
 from ccr.config import read_raw
 from ccr.config.extras import config_backups
+from ccr.config.guards import code_path_changes, exposure_problems, without_env_values
 from ccr.config.store import ConfigStore
 from ccr.errors import ConfigError, RequestError
 from ccr.execution.claude import CLAUDE_PROBE, ClaudeProbe
@@ -38,7 +40,7 @@ from ccr.proxy.runtime import validate_raw
 from ccr.server.api.messages import STATS
 from ccr.server.keys import RUNTIME, STATE
 from ccr.server.lifecycle import LIFECYCLE
-from ccr.server.reload import RELOAD_LOCK, apply_saved_config
+from ccr.server.reload import RELOAD_LOCK, apply_saved_config, hosts_after_apply
 
 __all__ = ["setup", "CONFIG_STORE", "MAX_LINES", "DEFAULT_LINES"]
 
@@ -54,10 +56,12 @@ def _iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _config_error(exc: ConfigError) -> web.Response:
-    """400 with the message and, for programs, every problem as a list."""
-    body = {"type": "error", "error": {"type": "invalid_request_error", "message": exc.message,
-                                       "problems": list(exc.problems)}}
+def _config_error(exc: ConfigError, raw: Mapping[str, Any] | None = None) -> web.Response:
+    """400 with the message and, for programs, every problem as a list ($VAR values left out)."""
+    def safe(text: str) -> str:
+        return without_env_values(text, raw) if raw is not None else text
+    body = {"type": "error", "error": {"type": "invalid_request_error", "message": safe(exc.message),
+                                       "problems": [safe(p) for p in exc.problems]}}
     return web.json_response(body, status=400)
 
 
@@ -83,14 +87,34 @@ async def post_config(request: web.Request) -> web.Response:
         raise ConfigError("this server was started without a config file, so there is nowhere to save")
     raw = await _json_object(request, "the new config")
     try:
-        # the same validation as start-up; no path, so no message names our files
-        validate_raw(raw, home=request.app[RUNTIME].config.home)
+        await _check_new_config(request.app, store, raw)
     except ConfigError as exc:
-        return _config_error(exc)
+        return _config_error(exc, raw)
     backup = await asyncio.to_thread(store.save, raw, keep=config_backups(raw))
     log.info("config saved", backup=backup.name if backup else None)
     return web.json_response({"success": True, "message": "Config saved successfully",
                               "backup": backup.name if backup else None})
+
+
+async def _check_new_config(app: web.Application, store: ConfigStore, raw: dict[str, Any]) -> None:
+    """The start-up validation, plus what only the API refuses: a change to a code path
+    (compared with the file), and a key missing or short for the address in use. Nothing is
+    imported: the running plugins and custom router stand in for the file's."""
+    running = app[RUNTIME]
+    try:
+        current: Mapping[str, Any] = await asyncio.to_thread(read_raw, store.path)
+    except ConfigError:  # broken by hand: compare with what runs
+        current = running.config.raw
+    problems = code_path_changes(raw, current)
+    try:
+        # no path, so no message names our files
+        new = validate_raw(raw, home=running.config.home, reuse_code_of=running).config
+    except ConfigError as exc:
+        problems += exc.problems
+    else:
+        problems += exposure_problems(hosts_after_apply(app, new), new.apikey, new.access.admin_key)
+    if problems:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems), problems)
 
 
 async def _json_object(request: web.Request, what: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import openai
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from ccr import admin_token
 from ccr.config import Config, parse
 
 Json = dict[str, Any]
@@ -115,6 +116,12 @@ class CCR:
     url: str
     app: web.Application
     server: TestServer
+
+
+def admin_headers(key: str | None = None) -> dict[str, str]:
+    """The management API's credential: `key`, else the local admin token ccr wrote at start."""
+    credential = key or admin_token.read(Path(os.environ["CCR_HOME"]))
+    return {"x-api-key": credential} if credential else {}
 
 
 def make_config(providers: list[Json] | None = None, router: Json | None = None, **top: Any) -> Config:

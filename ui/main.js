@@ -128,11 +128,12 @@ function clearInvalid() {
 
 async function restartServer() {
   const cfg = store.config;
-  // The new APIKEY takes effect with the restart; keep this browser signed in when we know it.
-  const key = typeof cfg.APIKEY === "string" ? cfg.APIKEY.trim() : "";
+  // A new admin key (ADMIN_APIKEY, else APIKEY) takes effect with the restart; keep this browser
+  // signed in when we know it. Without one, the local admin token this page holds stays valid.
+  const admin = [cfg.ADMIN_APIKEY, cfg.APIKEY].find((k) => typeof k === "string" && k.trim());
+  const key = admin ? admin.trim() : "";
   const result = await api.restart();
-  if (!key) api.apiKey.set("");
-  else if (!key.startsWith("$")) api.apiKey.set(key);
+  if (key && !key.startsWith("$")) api.apiKey.set(key);
   const moved = result?.address;
   if (moved && result?.restart === "process") {
     notify.info(`${result.message ?? "Restarting"}. ccr moves to ${moved}: open ${moved}/ui/ there.`);

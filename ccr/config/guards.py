@@ -29,6 +29,7 @@ __all__ = [
     "MIN_EXPOSED_KEY",
     "CODE_PATHS",
     "access_settings",
+    "is_loopback",
     "exposure_problems",
     "header_problems",
     "code_path_changes",

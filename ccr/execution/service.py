@@ -357,12 +357,10 @@ class ExecutionService:
                 return failure(f"cannot read context_file: {exc.strerror}")
         await self.store.update(task.id, status="running", started_at=now())
         task.publish("status", {"task_id": task.id, "status": "running"})
-        config = self._config
         base_url = settings.base_url or self.self_url
-        # Through this ccr the CLI gets the task's own token (good for /v1/messages only), never
-        # ccr's APIKEY: the agent can read its environment.
-        token = (settings.api_key or "none") if settings.base_url else \
-            (task.token if config.apikey or self.shared is not None else "ccr-local")
+        # Through this ccr the CLI gets the task's own random token (good for /v1/messages only),
+        # never ccr's APIKEY nor the admin token: the agent can read its environment.
+        token = (settings.api_key or "none") if settings.base_url else task.token
         inv = build_invocation(claude, run.prompt, run.options, settings, base_url=base_url, token=token,
                                task_id=task.id, stream_json=stream_json, context=context)
         attempt, result, started = 0, failure("not run"), time.monotonic()

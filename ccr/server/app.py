@@ -21,8 +21,9 @@ from ccr.proxy.stats import Stats
 from ccr.proxy.upstream import http_session_ctx
 from ccr.server.api import execution as execution_api
 
+from . import auth
 from .api import admin, catalogue, chat, inspector, messages, models, webui
-from .auth import MODEL_CREDENTIALS, auth_middleware
+from .auth import auth_middleware
 from .keys import RUNTIME, STATE
 from .middlewares import error_middleware, request_id_middleware
 from .state import ServerState
@@ -48,7 +49,7 @@ def create_app(config: Config, *, runtime: Runtime | None = None,
                           middlewares=[request_id_middleware, error_middleware, auth_middleware])
     app[RUNTIME] = runtime or build_runtime(config)
     app[STATE] = ServerState(config_path=config_path or config.path)
-    app[MODEL_CREDENTIALS] = []
+    auth.setup(app)  # the admin token, task credentials, the failed-attempt throttle
     app[messages.STATS] = Stats()
     app.cleanup_ctx.append(_session_ctx)
     app.add_routes(routes)

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
+from ccr import admin_token
 from ccr.config import load
 from ccr.logs.setup import LOGGING, Logging
 from ccr.server.app import create_app
@@ -50,8 +51,14 @@ class Admin:
     def log_dir(self) -> Path:
         return self.home / "logs"
 
+    @property
+    def credential(self) -> str | None:
+        """The admin key, else the local admin token the server wrote at start."""
+        return self.key or admin_token.read(self.home)
+
     def headers(self, auth: bool = True, **extra: str) -> dict[str, str]:
-        headers = {"x-api-key": self.key} if (auth and self.key) else {}
+        credential = self.credential if auth else None
+        headers = {"x-api-key": credential} if credential else {}
         headers.update(extra)
         return headers
 
@@ -94,7 +101,7 @@ async def admin_server() -> Any:
         await server.start_server()
         session = aiohttp.ClientSession()
         started.append((server, session, logging_))
-        return Admin(f"http://127.0.0.1:{server.port}", app, path, home, session, config.apikey)
+        return Admin(f"http://127.0.0.1:{server.port}", app, path, home, session, config.access.admin_key)
 
     yield start
     for server, session, logging_ in started:

@@ -53,18 +53,28 @@ async def test_with_apikey_the_key_is_required(admin_server, method, path, kind)
 
 
 @pytest.mark.parametrize("method,path,kind", ENDPOINTS)
-async def test_without_apikey_only_loopback_and_own_origin(admin_server, method, path, kind):
+async def test_without_apikey_the_local_admin_token_from_loopback_and_own_origin(admin_server, method, path, kind):
     admin = await prepared(admin_server, BASE)
+    token = admin.credential
+    assert token and (admin.home / "admin-token").stat().st_mode & 0o777 == 0o600
     port = admin.url.rsplit(":", 1)[1]
     for headers in ({"Origin": "http://evil.example"}, {"Origin": "http://127.0.0.1:1"},
                     {"Host": "evil.example"}, {"Host": f"rebind.example:{port}"}):
         status, body, _ = await admin.call(method, path, json_body=body_for(kind, BASE), headers=headers)
         assert status == 403, (headers, body)
         assert body["type"] == "error" and body["error"]["type"] == "permission_error"
+    for headers in ({}, {"x-api-key": "ccradm_" + "x" * 43}, {"Origin": f"http://127.0.0.1:{port}"}):
+        status, body, _ = await admin.call(method, path, json_body=body_for(kind, BASE), auth=False,
+                                           headers=headers)
+        assert status == 401, (headers, body)
+        assert "admin token" in body["error"]["message"] and token not in json.dumps(body)
     assert (admin.log_dir / "ccr-1.log").read_text() != ""
     for headers in ({}, {"Origin": f"http://127.0.0.1:{port}"}, {"Origin": f"http://localhost:{port}"}):
         status, body, _ = await admin.call(method, path, json_body=body_for(kind, BASE), headers=headers)
         assert status == 200, (headers, body)
+    status, body, _ = await admin.call(method, path, json_body=body_for(kind, BASE), auth=False,
+                                       headers={"Authorization": f"Bearer {token}"})
+    assert status == 200, body
 
 
 @pytest.mark.parametrize("apikey", [None, KEY])

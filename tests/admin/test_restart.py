@@ -13,6 +13,7 @@ import aiohttp
 import anthropic
 from aiohttp import web
 
+from ccr import admin_token
 from ccr.server.keys import RUNTIME
 from tests.helpers import sse
 
@@ -190,7 +191,8 @@ async def _start_process(config: Path, *args: str) -> asyncio.subprocess.Process
 
 
 async def _post(url: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    async with aiohttp.ClientSession() as session, session.post(url + path, json=body) as resp:
+    headers = {"x-api-key": admin_token.read(Path(os.environ["CCR_HOME"])) or ""}  # written at start
+    async with aiohttp.ClientSession(headers=headers) as session, session.post(url + path, json=body) as resp:
         return resp.status, await resp.json()
 
 

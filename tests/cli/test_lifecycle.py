@@ -105,7 +105,8 @@ async def test_ui_without_a_display_prints_the_address(ccr, home):
     result = await ccr("ui", env={"DISPLAY": "", "WAYLAND_DISPLAY": "", "BROWSER": ""})
     assert result.code == 0, result
     url = f"http://127.0.0.1:{port}/ui/"
-    assert result.out.strip() == url and "started the service" in result.err
+    token = (home / "admin-token").read_text().strip()
+    assert result.out.strip() == f"{url}#token={token}" and "started the service" in result.err
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=10) as page:
         assert page.status == 200 and b"<html" in page.read().lower()

@@ -8,7 +8,7 @@ import anthropic
 import pytest
 from aiohttp import web
 
-from tests.helpers import make_config, openai_provider
+from tests.helpers import admin_headers, make_config, openai_provider
 
 REPLY = {"id": "c1", "object": "chat.completion", "model": "gpt-test",
          "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
@@ -32,7 +32,7 @@ async def test_json_reply_usage_is_recorded(fake_upstream, ccr_server, stream):
             message = await client.messages.create(model="claude-sonnet-5", max_tokens=10,
                                                    messages=[{"role": "user", "content": "hi"}])
     assert (message.usage.input_tokens, message.usage.output_tokens) == (30, 7)
-    async with aiohttp.ClientSession() as http, http.get(f"{ccr.url}/api/stats") as resp:
+    async with aiohttp.ClientSession() as http, http.get(f"{ccr.url}/api/stats", headers=admin_headers()) as resp:
         report = await resp.json()
     (row,) = report["models"]
     assert (row["input_tokens"], row["output_tokens"], row["cache_read_tokens"]) == (30, 7, 10)

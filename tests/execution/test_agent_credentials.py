@@ -5,13 +5,18 @@ or start more agents."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
+from ccr import admin_token
 from tests.execution.conftest import APIKEY, exec_config
+from tests.helpers import admin_headers
 
 pytestmark = pytest.mark.claude_cli
 
@@ -25,7 +30,7 @@ def status(method, path, body=None):
         return urllib.request.urlopen(req).status
     except urllib.error.HTTPError as exc:
         return exc.code
-report = {"holds_apikey": key == "APIKEY", "has_key": bool(key),
+report = {"holds_apikey": key == "APIKEY", "has_key": bool(key), "key": key,
           "config": status("GET", "/api/config"),
           "run": status("POST", "/api/claude-code", b'{"prompt": "hi"}'),
           "count": status("POST", "/v1/messages/count_tokens", b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}')}
@@ -33,7 +38,8 @@ urllib.request.urlopen(urllib.request.Request("UPSTREAM/report", data=json.dumps
 """
 
 
-async def test_the_agent_gets_a_model_only_token(fake_upstream, ccr_server, http):
+@pytest.mark.parametrize("apikey", [APIKEY, None], ids=["apikey", "no-key"])
+async def test_the_agent_gets_a_model_only_token(fake_upstream, ccr_server, apikey):
     reports: list[dict[str, Any]] = []
     state: dict[str, str] = {}
 
@@ -59,15 +65,18 @@ async def test_the_agent_gets_a_model_only_token(fake_upstream, ccr_server, http
                                   "usage": {"prompt_tokens": 5, "completion_tokens": 2}})
 
     upstream = await fake_upstream(provider)
-    ccr = await ccr_server(exec_config(upstream.url, allowed_tools=["Bash"]))
+    ccr = await ccr_server(exec_config(upstream.url, apikey=apikey, allowed_tools=["Bash"]))
     state.update(ccr=ccr.url, upstream=f"http://127.0.0.1:{upstream.server.port}")
-    async with http.post(f"{ccr.url}/api/claude-code", json={"prompt": "probe your credentials"}) as response:
+    async with aiohttp.ClientSession(headers=admin_headers(apikey)) as http, \
+            http.post(f"{ccr.url}/api/claude-code", json={"prompt": "probe your credentials"}) as response:
         body = await response.json()
     assert body["success"], body
     assert body["result"]["output"] == "probed"
     assert len(reports) == 1, state.get("tool_result")
     (report,) = reports
     assert report["has_key"] and not report["holds_apikey"]
+    assert report["key"].startswith("ccrtask_") and len(report["key"]) > 30  # random, never "ccr-local"
+    assert report["key"] != admin_token.read(Path(os.environ["CCR_HOME"]))
     assert report["config"] == 401 and report["run"] == 401  # no management, no more agents
     assert report["count"] == 200  # model calls work with the task's token
     assert APIKEY not in json.dumps(body)

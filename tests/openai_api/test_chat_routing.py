@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.core.util import USAGE, chat_reply, chunk, json_handler
-from tests.helpers import make_config, openai_provider, sse, start_pair
+from tests.helpers import admin_headers, make_config, openai_provider, sse, start_pair
 from tests.transformers.util import staged
 
 from .util import raw_stream
@@ -123,7 +123,7 @@ async def test_stream_cut_off_ends_with_an_error_chunk(fake_upstream, ccr_server
     assert last["error"]["type"] == "server_error" and "no finish_reason" in last["error"]["message"]
     assert b"data: [DONE]" not in frames
     async with aiohttp.ClientSession() as session:
-        async with session.get(pair.ccr.url + "/api/stats") as resp:
+        async with session.get(pair.ccr.url + "/api/stats", headers=admin_headers()) as resp:
             row = (await resp.json())["models"][0]
     assert row["errors"] == {"502": 1}
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.helpers import admin_headers
+
 Json = dict[str, Any]
 
 
@@ -20,5 +22,5 @@ async def raw_stream(url: str, body: Json, headers: Json | None = None) -> tuple
 
 async def stats(url: str) -> Json:
     async with aiohttp.ClientSession() as session:
-        async with session.get(url + "/api/stats") as resp:
+        async with session.get(url + "/api/stats", headers=admin_headers()) as resp:
             return await resp.json()  # type: ignore[no-any-return]

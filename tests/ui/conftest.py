@@ -24,6 +24,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, Page, async_playwright
 
+from ccr import admin_token
 from ccr.config import load
 from ccr.logs.setup import Logging
 
@@ -152,8 +153,14 @@ async def provider(fake_upstream: Any) -> Any:
     return await fake_upstream(handler)
 
 
-async def open_ui(page: Page, url: str, tab: str = "") -> None:
-    """Open the UI (at /ui, which redirects to /ui/) on `tab`; wait for the app or the login form."""
+async def open_ui(page: Page, url: str, tab: str = "", *, token: bool = True) -> None:
+    """Open the UI (at /ui, which redirects to /ui/) on `tab`; wait for the app or the login form.
+    With `token`, the page first gets the local admin token the way `ccr ui` passes it."""
+    ready = ("document.querySelector('#app:not([hidden]) .panel:not([hidden]) h2')"
+             " || document.querySelector('#login:not([hidden])')")
+    value = admin_token.read(Path(os.environ["CCR_HOME"])) if token else None
+    if value:
+        await page.goto(f"{url}/ui/#token={value}")
+        await wait_for(page, ready)
     await page.goto(url + ("/ui/#" + tab if tab else "/ui"))
-    await wait_for(page, "document.querySelector('#app:not([hidden]) .panel:not([hidden]) h2')"
-                         " || document.querySelector('#login:not([hidden])')")
+    await wait_for(page, ready)

@@ -271,7 +271,7 @@ async def test_login_with_apikey(page, ui_server, provider, monkeypatch):
     raw = two_providers(provider.url)
     raw["APIKEY"] = "ui-test-apikey-4242"
     ui = await ui_server(raw)
-    await open_ui(page, ui.url)
+    await open_ui(page, ui.url, token=False)
     assert await page.evaluate("!document.querySelector('#login').hidden && document.querySelector('#app').hidden")
     assert await page.evaluate("document.querySelector('#tab-providers').textContent") == ""
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from urllib.parse import urlsplit
+
+from ccr import admin_token
 from ccr.cli import daemon
 from ccr.config import Config, config_home, config_path, parse, read_raw
+from ccr.config.guards import is_loopback
 from ccr.service_record import connect_url
 
 from ..client import ServiceClient
 
-__all__ = ["CLIError", "home", "config_file", "read_config", "client", "ensure_service", "url_of"]
+__all__ = ["CLIError", "home", "config_file", "read_config", "client", "ensure_service", "url_of",
+           "admin_credential"]
 
 
 class CLIError(Exception):
@@ -48,8 +53,20 @@ def url_of(found: daemon.Probe, config: Config) -> str:
     return connect_url(config.host, config.port)
 
 
+def admin_credential(url: str, config: Config) -> str | None:
+    """What the CLI sends to the management API: the local admin token to a ccr on this machine
+    (the server accepts it whatever keys are set), else ADMIN_APIKEY (APIKEY when unset). The
+    token never goes to another machine."""
+    if is_loopback(urlsplit(url).hostname or ""):
+        token = admin_token.read(home())
+        if token:
+            return token
+    return config.access.admin_key
+
+
 def client(found: daemon.Probe, config: Config) -> ServiceClient:
-    return ServiceClient(url_of(found, config), apikey=config.apikey)
+    url = url_of(found, config)
+    return ServiceClient(url, apikey=admin_credential(url, config))
 
 
 def ensure_service(config: str | None = None) -> daemon.Probe:

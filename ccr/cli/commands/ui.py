@@ -8,7 +8,9 @@ import sys
 import webbrowser
 from typing import Any
 
-from .common import ensure_service
+from ccr import admin_token
+
+from .common import ensure_service, home
 
 __all__ = ["register"]
 
@@ -31,7 +33,9 @@ def _has_display() -> bool:
 def run(args: argparse.Namespace) -> int:
     found = ensure_service()
     assert found.record is not None
-    url = f"{found.record.url}/ui/"
+    # the page keeps the local admin token it finds after `#token=` and removes it from the address
+    token = admin_token.read(home())
+    url = f"{found.record.url}/ui/" + (f"#token={token}" if token else "")
     if args.no_open or not _has_display():
         print(url)
         return 0

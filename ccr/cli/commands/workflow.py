@@ -50,11 +50,12 @@ def add_workflow_command(subparsers: Any) -> None:
 
 def _service(args: argparse.Namespace) -> tuple[str, str | None]:
     from ccr.cli import daemon
-    from ccr.cli.commands.common import config_file, home, read_config, url_of
+    from ccr.cli.commands.common import admin_credential, config_file, home, read_config, url_of
 
     found = daemon.probe(home())
     config = read_config(config_file(args.config, found))
-    return (args.url.rstrip("/") if args.url else url_of(found, config)), config.apikey
+    url = args.url.rstrip("/") if args.url else url_of(found, config)
+    return url, admin_credential(url, config)
 
 
 def _run_command(args: argparse.Namespace) -> int:

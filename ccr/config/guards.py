@@ -92,8 +92,8 @@ def exposure_problems(hosts: Iterable[str], apikey: str | None, admin_key: str |
         return []
     where = ", ".join(repr(h) for h in exposed)
     if not apikey:
-        return [f"HOST: {where} would expose ccr to other machines without authentication; "
-                "set APIKEY, or use HOST 127.0.0.1"]
+        return [(f"HOST: {where} would expose ccr to other machines without authentication; "
+                 "set APIKEY, or use HOST 127.0.0.1")]
     problems = []
     for name, key in (("APIKEY", apikey), ("ADMIN_APIKEY", admin_key)):
         if key and len(key) < MIN_EXPOSED_KEY:

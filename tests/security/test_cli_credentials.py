@@ -22,8 +22,8 @@ SETUPS = {
 }
 
 
-def routes(home: Path) -> dict:
-    return json.loads((home / "config.json").read_text())["Router"]
+def routes(root: Path) -> dict:
+    return json.loads((root / "config.json").read_text())["Router"]
 
 
 @pytest.mark.parametrize("name", list(SETUPS))

@@ -50,7 +50,13 @@ def add_workflow_command(subparsers: Any) -> None:
 
 def _service(args: argparse.Namespace) -> tuple[str, str | None]:
     from ccr.cli import daemon
-    from ccr.cli.commands.common import admin_credential, config_file, home, read_config, url_of
+    from ccr.cli.commands.common import (
+        admin_credential,
+        config_file,
+        home,
+        read_config,
+        url_of,
+    )
 
     found = daemon.probe(home())
     config = read_config(config_file(args.config, found))

@@ -38,6 +38,7 @@ from ccr.jsonlib import Json
 from .command import build_invocation
 from .limits import Cancelled, Gate, RateLimiter
 from .options import RunRequest, parse_run
+from .output import write_output
 from .outcome import build_result, retryable
 from .pg_store import DONE, EVENTS, PgTaskStore
 from .process import run_process
@@ -380,7 +381,7 @@ class ExecutionService:
         if settings.through_ccr:
             result["ccr_usage"] = task.ccr_usage()
         if result["success"] and run.options.output_file is not None:
-            result.update(await _write_output(run.options.output_file, result["output"]))
+            result.update(await _write_output(run.options.output_file, result["output"], settings))
         return result
 
     async def _attempt(self, task: RunningTask, inv: Any, run: RunRequest, settings: ExecSettings,
@@ -416,11 +417,11 @@ def failure(error: str, *, status: str = "error") -> Json:
             "execution_time": 0.0, "command": "", "success": False, "attempts": 0}
 
 
-async def _write_output(path: Path, text: str) -> Json:
-    try:
-        await asyncio.to_thread(path.write_text, text, encoding="utf-8")
-    except OSError as exc:
+async def _write_output(path: Path, text: str, settings: ExecSettings) -> Json:
+    """Written without following a link the agent may have put in its way (ccr.execution.output)."""
+    refused = await asyncio.to_thread(write_output, path, text, settings.allowed_roots)
+    if refused is not None:
+        log.warning("output_file not written", reason=refused)
         return {"success": False, "status": "error",
-                "error": f"the run succeeded but output_file could not be written: {exc.strerror}"}
+                "error": f"the run succeeded but output_file was not written: {refused}"}
     return {"output_file": str(path)}
-

@@ -24,7 +24,7 @@ import json5
 from ccr.errors import ConfigError
 
 from . import extras, usage
-from .guards import LOOPBACK_HOSTS, Access, access_settings
+from .guards import Access, access_settings
 
 __all__ = [
     "Config",

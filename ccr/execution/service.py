@@ -38,8 +38,8 @@ from ccr.jsonlib import Json
 from .command import build_invocation
 from .limits import Cancelled, Gate, RateLimiter
 from .options import RunRequest, parse_run
-from .output import write_output
 from .outcome import build_result, retryable
+from .output import write_output
 from .pg_store import DONE, EVENTS, PgTaskStore
 from .process import run_process
 from .running import Event, RunningTask, TaskRegistry

@@ -158,4 +158,4 @@ async def test_ccr_workflow_run_prints_each_step(model, ccr_server, tmp_path):
     assert "workflow[0] (only).options.colour: unknown option" in err
 
     code, _, err = await _ccr_cli("workflow", "run", str(flow), "--url", ccr.url, home=home)
-    assert code == 1 and "APIKEY is missing" in err
+    assert code == 1 and "needs the admin key" in err

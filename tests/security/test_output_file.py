@@ -4,7 +4,6 @@ the run. The "agent" here is a fake Claude Code CLI that swaps a link in before 
 from __future__ import annotations
 
 import json
-import os
 import stat
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.conftest import admin_headers, make_config, openai_provider
+from tests.helpers import admin_headers, make_config, openai_provider
 
 FAKE_CLI = f"""#!{sys.executable}
 import json, os
@@ -77,4 +76,4 @@ async def test_an_untouched_output_file_is_written(ccr_server, tmp_path, layout)
     assert body["result"]["success"] is True, body
     assert (root / "out" / "result.txt").read_text() == "AGENT OUTPUT"
     assert secret.read_text() == "ORIGINAL"
-    assert not os.path.islink(root / "out" / "result.txt")
+    assert not (root / "out" / "result.txt").is_symlink()

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from ccr.server.app import create_app
-from tests.conftest import admin_headers, make_config, openai_provider
+from tests.helpers import admin_headers, make_config, openai_provider
 
 from .conftest import free_port
 

@@ -1,9 +1,9 @@
 """Tasks in flight: their live event feed, their cancel switch, and what ccr applies to the
 model requests their CLI makes.
 
-The runner tags each CLI's requests with `x-ccr-task: <task id>`. `/v1/messages` looks the task
-up here (see `apply_task` / `count_task`, called from ccr.server.api.messages) to apply the task's
-temperature and model, which the CLI has no flag for, and to count its tokens.
+The runner tags each CLI's requests with `x-ccr-task: <task id>`. The registry's two hooks, which
+the execution API registers with the proxy (`task_adjuster`, `task_counter`), apply the task's
+temperature and model, which the CLI has no flag for, and count its tokens.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from ccr.proxy.records import RequestRecord
+from ccr.proxy.records import Adjuster, Observer, PreparedRequest, RecordedExchange
 
-__all__ = ["RunningTask", "TaskRegistry", "RUNNING", "apply_task", "count_task"]
+__all__ = ["RunningTask", "TaskRegistry", "RUNNING", "task_adjuster", "task_counter"]
 
 Event = tuple[str, dict[str, Any]]
 _HISTORY = 2000  # events kept for a subscriber that arrives late
@@ -92,33 +92,40 @@ class TaskRegistry(dict[str, RunningTask]):
 RUNNING: web.AppKey[TaskRegistry] = web.AppKey("ccr_execution_running", TaskRegistry)
 
 
-def _task(app: web.Application, task_id: str | None) -> RunningTask | None:
-    registry = app.get(RUNNING)
-    return registry.get(task_id) if registry is not None and task_id else None
-
-
-def apply_task(app: web.Application, task_id: str | None, body: dict[str, Any]) -> dict[str, Any]:
-    """The request body with the task's temperature and route; unchanged for other requests.
+def task_adjuster(registry: TaskRegistry) -> Adjuster:
+    """The request adjuster: a task's temperature and route on its CLI's requests.
 
     A temperature replaces extended thinking, which Anthropic refuses to combine with one. An
     explicit "provider,model" route binds every request of the task (subagents included);
     aliases such as "sonnet" are left to the CLI, which already sends the model it resolved.
     """
-    task = _task(app, task_id)
-    if task is None:
-        return body
-    out = dict(body)
-    if task.temperature is not None:
-        out["temperature"] = task.temperature
-        out.pop("thinking", None)
-    if task.model and "," in task.model:
-        out["model"] = task.model
-    return out
+
+    def adjust(prepared: PreparedRequest) -> None:
+        task = registry.get(prepared.task_id) if prepared.task_id else None
+        if task is None or prepared.front != "anthropic":
+            return
+        body = prepared.body
+        if task.temperature is not None:
+            body["temperature"] = task.temperature
+            thinking = body.pop("thinking", None)
+            if thinking is not None and prepared.route is not None and prepared.route.reason.startswith("think"):
+                prepared.route = None  # routed for its thinking, which is gone: route again
+        if task.model and "," in task.model and body.get("model") != task.model:
+            body["model"] = task.model
+            prepared.route = None
+
+    return adjust
 
 
-def count_task(app: web.Application, record: RequestRecord) -> None:
-    task = _task(app, record.task_id)
-    if task is not None:
-        task.requests += 1
-        task.input_tokens += record.input_tokens + record.cache_read_tokens
-        task.output_tokens += record.output_tokens
+def task_counter(registry: TaskRegistry) -> Observer:
+    """The record observer: each task's requests and tokens."""
+
+    def count(exchange: RecordedExchange) -> None:
+        record = exchange.record
+        task = registry.get(record.task_id) if record.task_id else None
+        if task is not None:
+            task.requests += 1
+            task.input_tokens += record.input_tokens + record.cache_read_tokens
+            task.output_tokens += record.output_tokens
+
+    return count

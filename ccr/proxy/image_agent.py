@@ -21,34 +21,22 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from ccr.config import Config, split_route
 from ccr.errors import CCRError, UpstreamError
-from ccr.formats.assemble import accumulate, message_events
-from ccr.formats.events import StreamSummary, anthropic_events
-from ccr.formats.reply import to_message
-from ccr.formats.request import to_unified
+from ccr.formats.assemble import accumulate
+from ccr.formats.events import StreamSummary
 from ccr.jsonlib import Json
-from ccr.transformers import Context
 
 from .router import Route
 from .runtime import Runtime
-from .upstream import (
-    chain_reply,
-    chain_stream,
-    json_chunks,
-    open_upstream,
-    prepare_upstream,
-    reply_object,
-)
 
-__all__ = ["ImageAgent", "prepare", "TOOL_NAME"]
+__all__ = ["ImageAgent", "Caller", "prepare", "run", "TOOL_NAME"]
 
 Event = tuple[str, Json]
 TOOL_NAME = "analyzeImage"
@@ -128,42 +116,9 @@ def prepare(config: Config, body: Json, route: Route) -> ImageAgent | None:
     return ImageAgent(out, images, image_route)
 
 
-# --- one provider call, as the pipeline in api/messages.py makes it ------------------------------
-
+#: One provider call, made by the pipeline (ccr/proxy/pipeline.py): an Anthropic body to a route,
+#: Anthropic events back.
 Caller = Callable[[Route, Json], AsyncIterator[Event]]
-
-
-def caller(app: web.Application, runtime: Runtime, headers: dict[str, str], parent: Context) -> Caller:
-    """A function that sends an Anthropic body to a route and yields Anthropic events
-    (with the client request's log, HTTP session and proxy)."""
-
-    async def call(route: Route, body: Json) -> AsyncIterator[Event]:
-        chain = runtime.chain(route.provider, route.model)
-        native = chain.native
-        key = runtime.keys(route.provider).next()
-        ctx = Context(provider=route.provider, model=route.model, request=body, api_key=key,
-                      stream=bool(body.get("stream")), log=parent.log, state={},
-                      http=parent.http, proxy=parent.proxy)
-        unified = {**body, "model": route.model} if native else to_unified(body, route.model)
-        up = await prepare_upstream(chain, ctx, unified, headers if native else None)
-        async with open_upstream(app, runtime, route, key, up, lambda: None) as (is_stream, reply):
-            summary = StreamSummary()
-            if not is_stream:
-                data = await chain_reply(chain, ctx, await reply_object(reply, ctx, anthropic=native))
-                message = data if native else to_message(data, model=route.model,
-                                                          provider=route.provider.name, request=body)
-                for event in message_events(message):
-                    yield event
-            elif native:
-                async for data in chain_stream(chain, ctx, json_chunks(reply, summary)):
-                    yield str(data.get("type", "message")), data
-            else:
-                async for event in anthropic_events(chain_stream(chain, ctx, json_chunks(reply, summary)),
-                                                    model=route.model, provider=route.provider.name,
-                                                    request=body, summary=summary):
-                    yield event
-
-    return call
 
 
 # --- the agent loop ------------------------------------------------------------------------------
@@ -284,11 +239,3 @@ def _parse(text: str) -> Json:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def events(agent: ImageAgent, runtime: Runtime, route: Route, call: Caller
-           ) -> Callable[[Callable[[], Awaitable[None]] | None], AsyncIterator[Event]]:
-    """The shape api/messages.py's stream writer takes (a function of `before_read`)."""
-    def start(before_read: Callable[[], Awaitable[None]] | None) -> AsyncIterator[Event]:
-        return run(agent, runtime, route, call)
-    return start

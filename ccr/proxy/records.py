@@ -1,28 +1,133 @@
-"""One record per proxied request: what the canonical log line and the stats are made of."""
+"""What the pipeline tells the rest of ccr about each proxied request, and the hooks it calls.
+
+Two plug points, both plain callables kept in lists on the app (see ccr.server.keys) and
+handed to the pipeline, which never imports the server:
+
+    adjusters: (PreparedRequest) -> None     before the request is sent; may change `body`
+    observers: (RecordedExchange) -> None    after the request finished, one call per request
+
+An adjuster sees the request once it is routed. One that changes what routing depends on (the
+model, thinking) sets `prepared.route = None`, and the pipeline routes the request again.
+
+Observers get one `RequestRecord` per request, fallback attempts summarised in `attempts`.
+They must be cheap (append to a bounded buffer); anything heavy goes off the event loop. The
+bodies are captured only while some observer asks for them (`Observers.want_bodies`).
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["RequestRecord", "TASK_HEADER"]
+import structlog
+
+if TYPE_CHECKING:
+    from .router import Route
+
+__all__ = ["RequestRecord", "AttemptRecord", "RecordedExchange", "PreparedRequest", "Observer",
+           "Adjuster", "Observers", "notify", "TASK_HEADER"]
 
 #: The header the execution API's Claude Code runs send, naming their task (`x-ccr-task: <id>`).
 TASK_HEADER = "x-ccr-task"
 
+log = structlog.get_logger("ccr.records")
+
+Front = Literal["anthropic", "openai"]
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One call to one target; a request with fallbacks has several."""
+
+    provider: str
+    model: str
+    status: int | None = None   # the provider's HTTP status, None when none came back
+    error: str | None = None
+
 
 @dataclass(slots=True)
 class RequestRecord:
+    """One proxied request, as the log line, the stats and the usage ledger see it."""
+
     request_id: str
-    provider: str = ""
-    model: str = ""
-    route_reason: str = ""
+    started_at: float = field(default_factory=time.time)   # epoch seconds
+    front: Front = "anthropic"
     stream: bool = False
+    route_reason: str = ""
+    provider: str = ""          # the target that answered (or the last one tried)
+    model: str = ""
     status: int = 0
-    ttfb_ms: float | None = None
-    duration_ms: float = 0.0
+    error: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
-    error: str | None = None
+    cache_write_tokens: int = 0
+    latency_ms: float = 0.0
+    ttfb_ms: float | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    fallback: bool = False      # a target other than the first one answered
+    session_id: str | None = None
     task_id: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    max_tokens_clamped: int | None = None
+    cost_usd: float | None = None   # filled by the usage ledger
+
+    def count(self, usage: Mapping[str, Any] | None) -> None:
+        """Take the token counts from an Anthropic `usage` object."""
+        if not isinstance(usage, Mapping):
+            return
+        self.input_tokens = _int(usage.get("input_tokens"))
+        self.output_tokens = _int(usage.get("output_tokens"))
+        self.cache_read_tokens = _int(usage.get("cache_read_input_tokens"))
+        self.cache_write_tokens = _int(usage.get("cache_creation_input_tokens"))
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@dataclass(slots=True)
+class RecordedExchange:
+    """What observers receive: the record, and the bodies when someone asked for them."""
+
+    record: RequestRecord
+    client_body: bytes | None = None     # what the client sent
+    provider_body: bytes | None = None   # what ccr sent to the (last) provider
+    reply: bytes | None = None           # what went back to the client (capped)
+
+
+@dataclass(slots=True)
+class PreparedRequest:
+    """A validated request on its way to a provider; adjusters may change `body`."""
+
+    front: Front
+    body: dict[str, Any]                 # Anthropic Messages (front "anthropic") or OpenAI chat
+    request_id: str
+    stream: bool = False
+    session_id: str | None = None
+    task_id: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    route: Route | None = None           # set before adjusters run; None asks for a new routing
+    record: RequestRecord | None = None  # e.g. for `max_tokens_clamped`
+
+
+Observer = Callable[[RecordedExchange], None]
+Adjuster = Callable[[PreparedRequest], None]
+
+REPLY_CAP = 1024 * 1024  # bytes of a reply kept for observers that want bodies
+
+
+class Observers(list[Observer]):
+    """The observer list; `want_bodies` is switched on by whoever needs bodies (the inspector)."""
+
+    want_bodies: bool = False
+
+
+def notify(observers: list[Observer], exchange: RecordedExchange) -> None:
+    """Call every observer; one that fails is logged and never fails the request."""
+    for observer in observers:
+        try:
+            observer(exchange)
+        except Exception:
+            log.exception("request observer failed", observer=getattr(observer, "__qualname__", "?"))

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .records import RequestRecord
+from .records import RecordedExchange, RequestRecord
 
 __all__ = ["Stats"]
 
@@ -61,9 +61,13 @@ class Stats:
         bucket.input_tokens += rec.input_tokens
         bucket.output_tokens += rec.output_tokens
         bucket.cache_read_tokens += rec.cache_read_tokens
-        bucket.latency.append(rec.duration_ms)
+        bucket.latency.append(rec.latency_ms)
         if rec.ttfb_ms is not None:
             bucket.ttfb.append(rec.ttfb_ms)
+
+    def observe(self, exchange: RecordedExchange) -> None:
+        """The record observer (see ccr.proxy.records)."""
+        self.record(exchange.record)
 
     def snapshot(self) -> list[dict[str, Any]]:
         rows = []

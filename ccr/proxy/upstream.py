@@ -6,27 +6,24 @@ message, our status; 401/429 rest the key in the pool), a refused connection 502
 API_TIMEOUT_MS 504, a reply cut off 502.
 
 Reading is streamed: `json_chunks` yields each SSE event's JSON as the bytes arrive and calls
-`before_read` whenever it is about to wait for the network, which is when the writer flushes
-everything the last read produced in one write.
+`before_read` (a `BeforeRead`: the client writer's flush) whenever it is about to wait for the
+network, which is when the writer sends everything the last read produced in one write.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
-from aiohttp import web
 
 from ccr import jsonlib
 from ccr.config import Config
 from ccr.errors import CCRError, TransformError, UpstreamError, upstream_error
 from ccr.formats.events import StreamSummary
-from ccr.server.keys import HTTP, RUNTIME
 from ccr.sse import SSEDecoder
 from ccr.transformers import Chain, Context, Upstream
 
@@ -34,30 +31,20 @@ if TYPE_CHECKING:
     from .router import Route
     from .runtime import Runtime
 
-__all__ = ["http_session_ctx", "call_timeout", "prepare_upstream", "chain_failed", "chain_reply",
+__all__ = ["BeforeRead", "call_timeout", "prepare_upstream", "chain_failed", "chain_reply",
            "chain_stream", "open_upstream", "Body", "sniff", "json_chunks", "read_json_body", "reply_object"]
 
 log = structlog.get_logger("ccr.upstream")
+
+#: Called by the reader whenever it is about to wait for the network: the client writer's flush,
+#: so that what one upstream read produced goes out in one write.
+BeforeRead: TypeAlias = Callable[[], Awaitable[None]]
 
 
 def call_timeout(config: Config) -> aiohttp.ClientTimeout:
     """Streams run long: bound the connect and each read, not the whole call."""
     seconds = config.api_timeout_ms / 1000
     return aiohttp.ClientTimeout(total=None, sock_connect=min(30.0, seconds), sock_read=seconds)
-
-
-async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: one pooled client session for the app's whole life."""
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
-                                     enable_cleanup_closed=False)
-    # No cookie jar: ccr is shared, and a cookie one reply sets must not go out with the next
-    # request (another client's, or another key's of the pool).
-    session = aiohttp.ClientSession(connector=connector, timeout=call_timeout(app[RUNTIME].config),
-                                    cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True, trust_env=False,
-                                    json_serialize=json.dumps)
-    app[HTTP] = session
-    yield
-    await session.close()
 
 
 class Body:
@@ -111,7 +98,7 @@ _SLICE = 4096
 
 
 async def json_chunks(body: Body, summary: StreamSummary,
-                      before_read: Callable[[], Awaitable[None]] | None = None,
+                      before_read: BeforeRead | None = None,
                       on_bad_data: Callable[[str], None] | None = None) -> AsyncIterator[dict[str, Any]]:
     """Each SSE event's data as JSON; stops at `data: [DONE]`."""
     decoder = SSEDecoder()
@@ -248,12 +235,12 @@ def _host(url: str) -> str:
 
 
 @asynccontextmanager
-async def open_upstream(app: web.Application, runtime: Runtime, route: Route, key: str, up: Upstream,
+async def open_upstream(http: aiohttp.ClientSession, runtime: Runtime, route: Route, key: str, up: Upstream,
                         on_headers: Callable[[], None]) -> AsyncIterator[tuple[bool, Body]]:
     config = runtime.config
     label = route.name
     try:
-        async with app[HTTP].post(up.url, data=jsonlib.dumps(up.body), headers=dict(up.headers),
+        async with http.post(up.url, data=jsonlib.dumps(up.body), headers=dict(up.headers),
                                   timeout=call_timeout(config), proxy=config.proxy_url) as resp:
             on_headers()
             if resp.status >= 400:

@@ -9,22 +9,25 @@ the upstream request at once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from ccr import __version__
 from ccr.config import Config
+from ccr.proxy.records import Observers
 from ccr.proxy.runtime import Runtime, build_runtime
 from ccr.proxy.stats import Stats
-from ccr.proxy.upstream import http_session_ctx
+from ccr.proxy.upstream import call_timeout
 from ccr.server.api import execution as execution_api
 
 from . import auth
 from .api import admin, catalogue, chat, inspector, messages, models, webui
 from .auth import auth_middleware
-from .keys import RUNTIME, STATE
+from .keys import HTTP, RECORD_OBSERVERS, REQUEST_ADJUSTERS, RUNTIME, STATE, STATS
 from .middlewares import error_middleware, request_id_middleware
 from .state import ServerState
 
@@ -50,15 +53,26 @@ def create_app(config: Config, *, runtime: Runtime | None = None,
     app[RUNTIME] = runtime or build_runtime(config)
     app[STATE] = ServerState(config_path=config_path or config.path)
     auth.setup(app)  # the admin token, task credentials, the failed-attempt throttle
-    app[messages.STATS] = Stats()
+    app[REQUEST_ADJUSTERS] = []
+    app[RECORD_OBSERVERS] = Observers()
+    app[STATS] = Stats()
+    app[RECORD_OBSERVERS].append(app[STATS].observe)
     app.cleanup_ctx.append(_session_ctx)
     app.add_routes(routes)
-    app.add_routes(messages.routes)
-    for module in (admin, catalogue, chat, models, execution_api, webui, inspector):  # each subsystem wires itself
+    for module in (messages, admin, catalogue, chat, models, execution_api, webui, inspector):  # each wires itself
         module.setup(app)
     return app
 
 
 async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
-    async for _ in http_session_ctx(app):
-        yield
+    """One pooled client session to the providers for the app's whole life."""
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
+                                     enable_cleanup_closed=False)
+    # No cookie jar: ccr is shared, and a cookie one reply sets must not go out with the next
+    # request (another client's, or another key's of the pool).
+    session = aiohttp.ClientSession(connector=connector, timeout=call_timeout(app[RUNTIME].config),
+                                    cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True, trust_env=False,
+                                    json_serialize=json.dumps)
+    app[HTTP] = session
+    yield
+    await session.close()

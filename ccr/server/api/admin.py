@@ -37,8 +37,7 @@ from ccr.execution.claude import CLAUDE_PROBE, ClaudeProbe
 from ccr.logs.files import SERVER_PREFIX
 from ccr.logs.view import clear, line_filter, list_files, open_log, tail
 from ccr.proxy.runtime import validate_raw
-from ccr.server.api.messages import STATS
-from ccr.server.keys import RUNTIME, STATE
+from ccr.server.keys import RUNTIME, STATE, STATS
 from ccr.server.lifecycle import LIFECYCLE
 from ccr.server.reload import RELOAD_LOCK, apply_saved_config, hosts_after_apply
 

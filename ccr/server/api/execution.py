@@ -26,7 +26,7 @@ from ccr.config.claude_code import ExecSettings
 from ccr.errors import CCRError, NotFoundError, RequestError
 from ccr.execution.claude import find_claude
 from ccr.execution.options import parse_run
-from ccr.execution.running import RUNNING, TaskRegistry
+from ccr.execution.running import RUNNING, TaskRegistry, task_adjuster, task_counter
 from ccr.execution.service import ExecutionService, failure
 from ccr.execution.store import FINISHED, STATUSES
 from ccr.execution.workflow import (
@@ -38,7 +38,7 @@ from ccr.execution.workflow import (
 )
 from ccr.jsonlib import Json
 from ccr.server.auth import MODEL_CREDENTIALS
-from ccr.server.keys import RUNTIME
+from ccr.server.keys import RECORD_OBSERVERS, REQUEST_ADJUSTERS, RUNTIME
 from ccr.server.middlewares import REQUEST_ID
 
 __all__ = ["routes", "setup", "EXECUTION"]
@@ -52,6 +52,8 @@ def setup(app: web.Application) -> None:
     registry = TaskRegistry()
     app[RUNNING] = registry
     app[MODEL_CREDENTIALS].append(registry)  # each task's CLI calls ccr with its own token
+    app[REQUEST_ADJUSTERS].append(task_adjuster(registry))  # its temperature and model
+    app[RECORD_OBSERVERS].append(task_counter(registry))  # its requests and tokens
     service = ExecutionService(app[RUNTIME].config, registry)
     app[MODEL_CREDENTIALS].append(service.tokens)  # shared database: tokens of other nodes' tasks
     app[EXECUTION] = service

@@ -23,7 +23,7 @@ import json5
 
 from ccr.errors import ConfigError
 
-from . import extras, usage
+from . import extras, fallback, usage
 from .guards import Access, access_settings
 
 __all__ = [
@@ -291,7 +291,7 @@ def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None
         home=home or (path.parent if path is not None else config_home()),
     )
     _check_routes(config, problems)
-    problems.extend(extras.problems(data))
+    problems.extend(extras.problems(data) + fallback.problems(config))
     problems.extend(usage.usage_problems(data))  # USAGE_RETENTION_DAYS, Providers[].model_info
     if problems and not collect:
         where = f"{path}: " if path else ""
@@ -444,7 +444,7 @@ def _router(value: Any, problems: list[str]) -> RouterConfig:
         return RouterConfig()
     fields: dict[str, Any] = {}
     for key, attr in _ROUTER_KEYS.items():
-        route = value.get(key)
+        route = fallback.primary(value.get(key))  # a list: its first route; the rest are fallbacks
         if route is None or route == "":
             continue
         if not isinstance(route, str):

@@ -19,6 +19,7 @@ while a stream is being written to what the front door's `error` frame says.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -28,7 +29,6 @@ from typing import Any
 import aiohttp
 import structlog
 
-from ccr import jsonlib
 from ccr.errors import CCRError, UpstreamError, redact
 from ccr.formats import openai_out
 from ccr.formats.anthropic_to_unified import events_to_unified, message_to_unified
@@ -40,11 +40,10 @@ from ccr.formats.openai_to_anthropic import anthropic_request
 from ccr.formats.reply import to_message
 from ccr.formats.request import to_unified
 from ccr.jsonlib import Json
-from ccr.sse import SSEDecoder, event_boundary
 from ccr.transformers import Chain, Context, Upstream
 
 from . import image_agent
-from .records import Adjuster, Observer, PreparedRequest, RecordedExchange, RequestRecord, notify
+from .records import Adjuster, AttemptRecord, Observer, PreparedRequest, RecordedExchange, RequestRecord, notify
 from .router import Route
 from .runtime import Runtime
 from .upstream import (
@@ -56,6 +55,7 @@ from .upstream import (
     open_upstream,
     prepare_upstream,
     reply_object,
+    whole_events,
 )
 
 __all__ = ["Exchange", "Answer", "Items", "route", "reply", "failure", "finish"]
@@ -77,7 +77,8 @@ class Exchange:
     log: Any
     started: float = field(default_factory=time.monotonic)
     view: Json | None = None        # what the router and the transformers see of the request
-    target: Route | None = None     # the route that answered
+    target: Route | None = None     # the route that answered (or the last one tried)
+    tried: list[Route] = field(default_factory=list)
 
     @property
     def route(self) -> Route:
@@ -87,12 +88,14 @@ class Exchange:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        route = self.target or self.prepared.route
-        return route.provider.api_keys if route is not None else ()
+        """The keys of every provider this request went to (never to be shown)."""
+        routes = [*self.tried, *([self.prepared.route] if self.prepared.route else [])]
+        return tuple(key for route in routes for key in route.provider.api_keys)
 
     def headers(self) -> dict[str, str]:
-        """The response headers naming the route that answered."""
-        return {"x-ccr-route": f"{self.route.name}; reason={self.route.reason}",
+        """The response headers naming the route that answered (and whether it was a fallback)."""
+        route = f"{self.route.name}; reason={self.route.reason}"
+        return {"x-ccr-route": route + ("; fallback" if self.record.fallback else ""),
                 "request-id": self.record.request_id}
 
     def elapsed_ms(self) -> float:
@@ -228,13 +231,68 @@ async def reply(ex: Exchange, *, nested: bool = False) -> AsyncIterator[Answer]:
             yield Answer(ex, items=lambda before_read: run, usage=lambda: agent.summary.usage)
             return
     async with AsyncExitStack() as stack:
-        call = _call(ex, target)
-        up = await _to_wire(ex, call)
-        is_stream, body = await stack.enter_async_context(
-            open_upstream(ex.http, ex.runtime, target, call.ctx.api_key, up, lambda: _headers_came(ex)))
-        ex.target = target
+        call, is_stream, body = await _first_answer(ex, stack, _targets(ex, target))
         shape = _anthropic if ex.prepared.front == "anthropic" else _openai
         yield await shape(ex, call, is_stream, body, ex.prepared.stream and not nested)
+
+
+#: Provider statuses after which the next fallback target is tried (the request was fine).
+RETRIED = frozenset({429, 500, 502, 503, 504, 529})
+
+
+def _targets(ex: Exchange, first: Route) -> list[Route]:
+    """The route, then its rule's fallback targets (ccr/config/fallback.py), each once."""
+    rule = first.reason.split(" ", 1)[0]
+    out = [first]
+    for value in ex.runtime.fallback.get(rule, ()):
+        provider, model = ex.runtime.router.resolve(value, f"fallback.{rule}")
+        if all((r.provider.name, r.model) != (provider.name, model) for r in out):
+            out.append(Route(provider, model, first.reason))
+    return out
+
+
+def _retried(exc: UpstreamError) -> bool:
+    """A refused connection, a silence before the first byte, a reply cut off before it
+    started (no provider status), or a status that says "not now"."""
+    return exc.upstream_status is None or exc.upstream_status in RETRIED
+
+
+async def _first_answer(ex: Exchange, stack: AsyncExitStack,
+                        targets: list[Route]) -> tuple[_Call, bool, Body]:
+    """Open the first target that answers: on a retried failure, the next one. A provider in
+    cool-down (health.py) is skipped while a later target remains; the last one is always
+    tried. Nothing has reached the client yet when this returns or raises."""
+    health, attempts = ex.runtime.health, ex.record.attempts
+    for i, target in enumerate(targets):
+        name, last = target.provider.name, i == len(targets) - 1
+        if len(targets) > 1:
+            if not last and not health.available(name):
+                attempts.append(AttemptRecord(name, target.model, None, "skipped: circuit open"))
+                continue
+            if wait := health.wait(name):  # the provider's Retry-After, bounded
+                await asyncio.sleep(wait)
+        ex.target, ex.record.fallback = target, target is not targets[0]
+        ex.record.provider, ex.record.model = name, target.model
+        ex.tried.append(target)
+        call = _call(ex, target)
+        up = await _to_wire(ex, call)
+        try:
+            is_stream, body = await stack.enter_async_context(
+                open_upstream(ex.http, ex.runtime, target, call.ctx.api_key, up, lambda: _headers_came(ex)))
+        except UpstreamError as exc:
+            attempts.append(AttemptRecord(name, target.model, exc.upstream_status, exc.message))
+            if not _retried(exc):
+                raise
+            health.failed(name, exc.retry_after)
+            if last:
+                raise
+            ex.log.warning("provider failed; trying the next target", failed=target.name,
+                           status=exc.upstream_status, next=targets[i + 1].name)
+            continue
+        health.succeeded(name)
+        attempts.append(AttemptRecord(name, target.model, body.response.status))
+        return call, is_stream, body
+    raise AssertionError("unreachable: the last target is always tried")
 
 
 def _headers_came(ex: Exchange) -> None:
@@ -251,7 +309,7 @@ async def _anthropic(ex: Exchange, call: _Call, is_stream: bool, body: Body, raw
     if call.native:
         if raw and not chain.touches("stream"):
             usage: dict[str, int] = {}
-            return Answer(ex, raw=_whole_events(body, target.name, usage), usage=lambda: usage)
+            return Answer(ex, raw=whole_events(body, target.name, usage), usage=lambda: usage)
 
         async def native(before_read: BeforeRead | None) -> AsyncIterator[Any]:
             async for data in chain_stream(chain, ctx, json_chunks(body, summary, before_read, _bad(ctx))):
@@ -293,50 +351,6 @@ def _bad(ctx: Context) -> Callable[[str], None]:
         raise UpstreamError(f"{ctx.provider.name},{ctx.model}: the provider sent a stream event "
                             "that is not JSON", status=502)
     return bad
-
-
-async def _whole_events(body: Body, label: str, usage: dict[str, int]) -> AsyncIterator[bytes]:
-    """The provider's bytes, unchanged, in whole events only: if it fails mid-event, the client
-    gets a clean `error` event, never half an event followed by one. Reads usage on the way."""
-    decoder = SSEDecoder()
-    pending = bytearray()
-    finished = False
-    async for chunk in body.chunks():
-        pending += chunk
-        end = event_boundary(pending)
-        if end:
-            yield bytes(pending[:end])
-            del pending[:end]
-        finished = _native_events(decoder.feed(chunk), usage) or finished
-    if _native_events(decoder.close(), usage) and pending.strip():
-        yield bytes(pending) + b"\n\n"  # a final message_stop without its blank line
-        finished = True
-    if not finished:
-        raise UpstreamError(f"{label}: the provider's stream ended before message_stop", status=502)
-
-
-def _native_events(events: list[Any], usage: dict[str, int]) -> bool:
-    """Read usage from the events; True if one of them ends the stream."""
-    finished = False
-    for event in events:
-        if event.event in ("message_start", "message_delta"):
-            _native_usage(event.data, usage)
-        elif event.event in ("message_stop", "error"):
-            finished = True
-    return finished
-
-
-def _native_usage(data: str, usage: dict[str, int]) -> None:
-    try:
-        parsed = jsonlib.loads(data)
-    except ValueError:
-        return
-    if not isinstance(parsed, dict):
-        return
-    message = parsed.get("message")
-    found = parsed.get("usage") or (message.get("usage") if isinstance(message, dict) else None) or {}
-    if isinstance(found, dict):
-        usage.update({k: v for k, v in found.items() if isinstance(v, int)})
 
 
 def _caller(ex: Exchange) -> image_agent.Caller:
@@ -391,5 +405,8 @@ def finish(record: RequestRecord, started: float, runtime: Runtime, observers: l
         ("error", record.error)) if v is not None}
     if record.front == "openai":
         fields["api"] = "openai"
+    if len(record.attempts) > 1:  # every target tried, in order
+        fields["attempts"] = [f"{a.provider},{a.model} {a.status or a.error}" for a in record.attempts]
+        fields["fallback"] = record.fallback
     (record_log.warning if record.status >= 400 else record_log.info)("request", **fields)
     notify(observers, RecordedExchange(record))

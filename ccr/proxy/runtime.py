@@ -16,10 +16,12 @@ from typing import Any
 
 from ccr.config import Config, ProviderConfig, parse
 from ccr.config.claude_code import settings_problems
+from ccr.config.fallback import fallbacks
 from ccr.errors import ConfigError
 from ccr.transformers import Chain, Registered, build_chain, builtin_registry
 from ccr.transformers.plugins import load_module, load_plugins
 
+from .health import Health
 from .keypool import KeyPool
 from .overrides import ProjectOverrides
 from .router import CustomRoute, Router, SessionUsage
@@ -35,6 +37,10 @@ class Runtime:
     registry: Mapping[str, Registered]
     chains: Mapping[tuple[str, str], Chain]      # (provider name, model); model "" = any other
     key_pools: Mapping[str, KeyPool] = field(default_factory=dict)
+    #: fallback targets per Router rule (ccr/config/fallback.py)
+    fallback: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: which providers are in cool-down (circuit breaker, Retry-After); starts afresh on reload
+    health: Health = field(default_factory=Health)
 
     def chain(self, provider: ProviderConfig, model: str) -> Chain:
         return self.chains.get((provider.name, model)) or self.chains[(provider.name, "")]
@@ -100,7 +106,8 @@ def build_runtime(config: Config, *, counter: TokenCounter | None = None,
     router = Router(config, counter or TokenCounter(), custom=custom,
                     overrides=ProjectOverrides(config.home), usage=usage, system_prompt=system_prompt)
     pools = {p.name: KeyPool(p.api_keys) for p in config.providers}
-    return Runtime(config=config, router=router, registry=registry, chains=chains, key_pools=pools)
+    return Runtime(config=config, router=router, registry=registry, chains=chains, key_pools=pools,
+                   fallback=fallbacks(config))
 
 
 def validate_raw(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None = None,

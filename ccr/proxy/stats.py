@@ -39,6 +39,7 @@ def _percentile(values: list[float], fraction: float) -> float | None:
 @dataclass(slots=True)
 class _Bucket:
     requests: int = 0
+    fallbacks: int = 0  # answered by a fallback target
     errors: Counter[int] = field(default_factory=Counter)
     input_tokens: int = 0
     output_tokens: int = 0
@@ -56,6 +57,7 @@ class Stats:
     def record(self, rec: RequestRecord) -> None:
         bucket = self._buckets.setdefault((rec.provider or "-", rec.model or "-"), _Bucket())
         bucket.requests += 1
+        bucket.fallbacks += rec.fallback
         if rec.status >= 400:
             bucket.errors[rec.status] += 1
         bucket.input_tokens += rec.input_tokens
@@ -75,6 +77,7 @@ class Stats:
             latency, ttfb = list(b.latency), list(b.ttfb)
             rows.append({
                 "provider": provider, "model": model, "requests": b.requests,
+                "fallbacks": b.fallbacks,
                 "errors": {str(k): v for k, v in sorted(b.errors.items())},
                 "input_tokens": b.input_tokens, "output_tokens": b.output_tokens,
                 "cache_read_tokens": b.cache_read_tokens,
@@ -92,6 +95,7 @@ class Stats:
             "total": {
                 "requests": sum(r["requests"] for r in rows),
                 "errors": sum(sum(r["errors"].values()) for r in rows),
+                "fallbacks": sum(r["fallbacks"] for r in rows),
                 "input_tokens": sum(r["input_tokens"] for r in rows),
                 "output_tokens": sum(r["output_tokens"] for r in rows),
             },

@@ -24,7 +24,7 @@ from ccr import jsonlib
 from ccr.config import Config
 from ccr.errors import CCRError, TransformError, UpstreamError, upstream_error
 from ccr.formats.events import StreamSummary
-from ccr.sse import SSEDecoder
+from ccr.sse import SSEDecoder, event_boundary
 from ccr.transformers import Chain, Context, Upstream
 
 if TYPE_CHECKING:
@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 __all__ = ["BeforeRead", "call_timeout", "prepare_upstream", "chain_failed", "chain_reply",
-           "chain_stream", "open_upstream", "Body", "sniff", "json_chunks", "read_json_body", "reply_object"]
+           "chain_stream", "open_upstream", "Body", "sniff", "json_chunks", "read_json_body", "reply_object",
+           "whole_events"]
 
 log = structlog.get_logger("ccr.upstream")
 
@@ -262,3 +263,47 @@ async def open_upstream(http: aiohttp.ClientSession, runtime: Runtime, route: Ro
     except aiohttp.ClientError as exc:
         raise UpstreamError(f"{label}: request to {_host(up.url)} failed: {type(exc).__name__}",
                             status=502) from None
+
+
+async def whole_events(body: Body, label: str, usage: dict[str, int]) -> AsyncIterator[bytes]:
+    """The provider's bytes, unchanged, in whole events only: if it fails mid-event, the client
+    gets a clean `error` event, never half an event followed by one. Reads usage on the way."""
+    decoder = SSEDecoder()
+    pending = bytearray()
+    finished = False
+    async for chunk in body.chunks():
+        pending += chunk
+        end = event_boundary(pending)
+        if end:
+            yield bytes(pending[:end])
+            del pending[:end]
+        finished = _native_events(decoder.feed(chunk), usage) or finished
+    if _native_events(decoder.close(), usage) and pending.strip():
+        yield bytes(pending) + b"\n\n"  # a final message_stop without its blank line
+        finished = True
+    if not finished:
+        raise UpstreamError(f"{label}: the provider's stream ended before message_stop", status=502)
+
+
+def _native_events(events: list[Any], usage: dict[str, int]) -> bool:
+    """Read usage from the events; True if one of them ends the stream."""
+    finished = False
+    for event in events:
+        if event.event in ("message_start", "message_delta"):
+            _native_usage(event.data, usage)
+        elif event.event in ("message_stop", "error"):
+            finished = True
+    return finished
+
+
+def _native_usage(data: str, usage: dict[str, int]) -> None:
+    try:
+        parsed = jsonlib.loads(data)
+    except ValueError:
+        return
+    if not isinstance(parsed, dict):
+        return
+    message = parsed.get("message")
+    found = parsed.get("usage") or (message.get("usage") if isinstance(message, dict) else None) or {}
+    if isinstance(found, dict):
+        usage.update({k: v for k, v in found.items() if isinstance(v, int)})

@@ -396,7 +396,7 @@ def finish(record: RequestRecord, started: float, runtime: Runtime, observers: l
     record.latency_ms = round((time.monotonic() - started) * 1000, 2)
     if record.session_id and record.input_tokens:
         runtime.router.usage.record(record.session_id, record.input_tokens + record.cache_read_tokens)
-    fields = {k: v for k, v in (
+    fields: dict[str, object] = {k: v for k, v in (
         ("route", f"{record.provider},{record.model}" if record.provider else None),
         ("reason", record.route_reason or None), ("stream", record.stream), ("status", record.status),
         ("ttfb_ms", record.ttfb_ms), ("duration_ms", record.latency_ms),

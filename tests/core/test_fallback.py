@@ -23,9 +23,9 @@ from ccr.logs.setup import LOGGING
 from ccr.proxy.records import RecordedExchange
 from ccr.server.keys import RECORD_OBSERVERS, RUNTIME
 from tests.admin.conftest import admin_server  # noqa: F401  (the fixture)
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider, parse_sse, sse
 
-from .util import USAGE, chat_reply, chunk, json_handler, parse_sse, raw_post, sse, stream_handler
+from .util import USAGE, chat_reply, chunk, json_handler, raw_post, stream_handler
 
 REQUEST = {"model": "claude-sonnet-5", "max_tokens": 50, "messages": [{"role": "user", "content": "hi"}]}
 RETRIED = [429, 500, 502, 503, 504, 529]
@@ -88,8 +88,8 @@ async def test_retried_statuses_go_to_the_fallback(fake_upstream, ccr_server, st
 
 @pytest.mark.parametrize("status", NOT_RETRIED)
 async def test_other_client_errors_are_not_retried(fake_upstream, ccr_server, status):
-    prim, back, ccr, records = await pair_of(fake_upstream, ccr_server, failing(status), backup_reply(False))
-    code, headers, raw = await raw_post(ccr.url + "/v1/messages", REQUEST)
+    _prim, back, ccr, records = await pair_of(fake_upstream, ccr_server, failing(status), backup_reply(False))
+    code, _headers, raw = await raw_post(ccr.url + "/v1/messages", REQUEST)
     assert code >= 400 and f"primary says {status}" in json.loads(raw)["error"]["message"]
     assert back.recorder.requests == [] and not records[0].record.fallback
 
@@ -97,7 +97,7 @@ async def test_other_client_errors_are_not_retried(fake_upstream, ccr_server, st
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
 async def test_connection_refused_goes_to_the_fallback(fake_upstream, ccr_server, stream):
     dead = f"http://127.0.0.1:{free_port()}/v1/chat/completions"
-    _, back, ccr, records = await pair_of(fake_upstream, ccr_server, dead, backup_reply(stream), form="table")
+    _, _back, ccr, records = await pair_of(fake_upstream, ccr_server, dead, backup_reply(stream), form="table")
     code, headers, _ = await raw_post(ccr.url + "/v1/messages", {**REQUEST, "stream": stream})
     assert code == 200 and headers["x-ccr-route"].endswith("; fallback")
     (attempt, answered) = records[0].record.attempts
@@ -109,7 +109,7 @@ async def test_timeout_before_the_first_byte_goes_to_the_fallback(fake_upstream,
         await asyncio.sleep(30)
         return web.json_response({})
 
-    prim, back, ccr, _ = await pair_of(fake_upstream, ccr_server, silent, backup_reply(True), API_TIMEOUT_MS=1000)
+    _prim, _back, ccr, _ = await pair_of(fake_upstream, ccr_server, silent, backup_reply(True), API_TIMEOUT_MS=1000)
     code, headers, raw = await raw_post(ccr.url + "/v1/messages", {**REQUEST, "stream": True})
     assert code == 200 and headers["x-ccr-route"].startswith("backup,m2") and b"from backup" in raw
 
@@ -125,7 +125,7 @@ async def test_no_fallback_once_the_stream_has_started(fake_upstream, ccr_server
 
 
 async def test_every_target_failing_returns_the_last_failure(fake_upstream, ccr_server):
-    prim, back, ccr, records = await pair_of(fake_upstream, ccr_server, failing(503), failing(500))
+    _prim, _back, ccr, records = await pair_of(fake_upstream, ccr_server, failing(503), failing(500))
     async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k", max_retries=0) as client:
         with pytest.raises(anthropic.InternalServerError) as caught:
             await client.messages.create(**REQUEST)
@@ -139,7 +139,7 @@ async def test_every_target_failing_returns_the_last_failure(fake_upstream, ccr_
 
 
 async def test_chat_completions_fall_back_too(fake_upstream, ccr_server):
-    _, back, ccr, records = await pair_of(fake_upstream, ccr_server, failing(429), backup_reply(True))
+    _, _back, ccr, records = await pair_of(fake_upstream, ccr_server, failing(429), backup_reply(True))
     async with openai.AsyncOpenAI(base_url=f"{ccr.url}/v1", api_key="k", max_retries=0) as client:
         raw = await client.chat.completions.with_raw_response.create(
             model="x", messages=[{"role": "user", "content": "hi"}])
@@ -155,7 +155,7 @@ async def test_circuit_opens_after_repeated_failures_and_closes_after_cool_down(
             return web.json_response(chat_reply("primary is back"))
         return await failing(502)(request)
 
-    prim, back, ccr, records = await pair_of(fake_upstream, ccr_server, primary, backup_reply(False))
+    prim, _back, ccr, records = await pair_of(fake_upstream, ccr_server, primary, backup_reply(False))
     health = ccr.app[RUNTIME].health
     health.cooldown = 0.5
     for _ in range(health.threshold):
@@ -173,7 +173,7 @@ async def test_circuit_opens_after_repeated_failures_and_closes_after_cool_down(
 
 
 async def test_retry_after_keeps_the_provider_skipped(fake_upstream, ccr_server):
-    prim, back, ccr, _ = await pair_of(fake_upstream, ccr_server, failing(429, {"Retry-After": "30"}),
+    prim, _back, ccr, _ = await pair_of(fake_upstream, ccr_server, failing(429, {"Retry-After": "30"}),
                                        backup_reply(False))
     for _ in range(2):
         code, headers, _ = await raw_post(ccr.url + "/v1/messages", REQUEST)
@@ -195,7 +195,7 @@ async def test_retry_after_is_waited_for_before_the_last_target_on_the_same_prov
     up = await fake_upstream(prim)
     config = make_config([openai_provider(up.url, "prim", ["m1", "m2"])], {"default": ["prim,m1", "prim,m2"]})
     ccr = await ccr_server(config)
-    code, headers, raw = await raw_post(ccr.url + "/v1/messages", REQUEST)
+    code, headers, _raw = await raw_post(ccr.url + "/v1/messages", REQUEST)
     assert code == 200 and headers["x-ccr-route"] == "prim,m2; reason=default; fallback"
     (first, at1), (second, at2) = seen
     assert (first, second) == ("m1", "m2") and at2 - at1 >= 0.9

@@ -12,9 +12,9 @@ from aiohttp import web
 
 from ccr.proxy.records import PreparedRequest, RecordedExchange
 from ccr.server.keys import RECORD_OBSERVERS, REQUEST_ADJUSTERS
-from tests.conftest import make_config, openai_provider
+from tests.helpers import make_config, openai_provider, parse_sse, sse
 
-from .util import USAGE, chat_reply, chunk, parse_sse, raw_post, sse, stream_handler
+from .util import USAGE, chat_reply, chunk, raw_post, stream_handler
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}

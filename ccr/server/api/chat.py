@@ -68,7 +68,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         record.status, record.error = 500, message
         return web.json_response(openai_error(500, message, "api_error"), status=500)
     finally:
-        pipeline.finish(record, started, runtime, app[RECORD_OBSERVERS])
+        observers = app[RECORD_OBSERVERS]
+        pipeline.finish(record, started, runtime, observers)
 
 
 def setup(app: web.Application) -> None:

@@ -67,7 +67,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         record.status, record.error = 499, "client closed the connection"
         raise
     finally:
-        pipeline.finish(record, started, runtime, app[RECORD_OBSERVERS])
+        observers = app[RECORD_OBSERVERS]
+        pipeline.finish(record, started, runtime, observers)
 
 
 @routes.post("/v1/messages/count_tokens")

@@ -10,17 +10,73 @@ Anthropic API does. Values orjson refuses to write (integers past 64 bits, non-s
 to read (lone surrogates) fall back to the standard library, so both paths accept the same
 inputs. One difference remains: orjson reads integer literals beyond 64 bits as floats (still
 more exact than claude-code-router, whose JSON.parse rounds beyond 53 bits).
+
+What `loads` refuses, on both paths, with a ValueError that says why (so every caller that
+answers "not valid JSON" with a 400 covers them): nesting deeper than MAX_DEPTH arrays and
+objects (deep input would otherwise end in a RecursionError in whatever walks it next), the
+non-standard NaN / Infinity literals, and numbers too large for a float (`1e400`): none of them
+can be written back out as JSON.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-__all__ = ["Json", "loads", "dumps", "dumps_str", "compact", "FAST"]
+__all__ = ["Json", "loads", "dumps", "dumps_str", "compact", "FAST", "MAX_DEPTH", "JSONLimitError"]
 
 #: A parsed JSON object: the one name every module uses for request and reply bodies.
 Json = dict[str, Any]
+
+#: deepest nesting of arrays and objects `loads` accepts; real requests stay under 20
+MAX_DEPTH = 200
+
+
+class JSONLimitError(ValueError):
+    """Valid-looking JSON that ccr refuses: too deeply nested, or a number no JSON can carry."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise JSONLimitError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise JSONLimitError(f"the number {text[:40]} is too large")
+    return value
+
+
+def _std_loads(data: bytes | bytearray | str) -> Any:
+    try:
+        return json.loads(data, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError:
+        raise JSONLimitError(f"nesting too deep (more than {MAX_DEPTH} levels of arrays and objects)") from None
+
+
+def _check_depth(value: Any, data: bytes | bytearray | str) -> Any:
+    """`value` itself, unless it nests deeper than MAX_DEPTH (walked only when `data` could:
+    one level at a time, so the walk is no deeper than this frame; about 5 ms per MB)."""
+    if len(data) <= 2 * MAX_DEPTH:
+        return value  # too short to nest that deep
+    opening = data.count("[") + data.count("{") if isinstance(data, str) else data.count(b"[") + data.count(b"{")
+    if opening <= MAX_DEPTH:
+        return value
+    level = [value] if type(value) in (dict, list) else []
+    for _ in range(MAX_DEPTH):
+        deeper: list[Any] = []
+        add = deeper.append
+        for node in level:
+            for child in (node.values() if type(node) is dict else node):
+                kind = type(child)
+                if kind is dict or kind is list:  # parsers build exact dicts and lists
+                    add(child)
+        if not deeper:
+            return value
+        level = deeper
+    raise JSONLimitError(f"nesting too deep (more than {MAX_DEPTH} levels of arrays and objects)")
+
 
 _LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 
@@ -52,7 +108,7 @@ except ImportError:  # pragma: no cover - exercised where the fast extra is not 
     FAST = False
 
     def loads(data: bytes | bytearray | str) -> Any:
-        return json.loads(data)
+        return _check_depth(_std_loads(data), data)
 
     def dumps(value: Any) -> bytes:
         return _std_dumps(value)
@@ -64,9 +120,10 @@ else:
 
     def loads(data: bytes | bytearray | str) -> Any:
         try:
-            return orjson.loads(data)
+            value = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return json.loads(data)  # big integers, lone surrogates; raises ValueError if invalid
+            value = _std_loads(data)  # big integers, lone surrogates; raises ValueError if invalid
+        return _check_depth(value, data)
 
     def dumps(value: Any) -> bytes:
         try:

@@ -23,7 +23,7 @@ import json5
 
 from ccr.errors import ConfigError
 
-from . import extras, fallback, usage
+from . import extras, fallback, limits, usage
 from .guards import Access, access_settings
 
 __all__ = [
@@ -179,7 +179,7 @@ _JSON5_ERROR = re.compile(r"^<string>:(\d+) (.*?)(?: at column (\d+))?$", re.S)
 def parse_text(text: str, source: str) -> dict[str, Any]:
     try:
         data = json5.loads(text) if text.strip() else {}
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested thousands of levels deep
         raise ConfigError(_syntax_message(source, text, str(exc))) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a JSON object, got {type(data).__name__}")
@@ -246,7 +246,7 @@ def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None
     collect = problems is not None
     problems = problems if problems is not None else []
     missing: list[str] = []
-    data = interpolate(dict(raw), missing)
+    data = limits.finite_only(interpolate(dict(raw), missing), problems)  # JSON5 reads NaN
     if env_must_resolve:
         problems.extend(missing)
     reader = _Reader(data, problems)
@@ -291,7 +291,7 @@ def parse(raw: Mapping[str, Any], *, path: Path | None = None, home: Path | None
         home=home or (path.parent if path is not None else config_home()),
     )
     _check_routes(config, problems)
-    problems.extend(extras.problems(data) + fallback.problems(config))
+    problems.extend(extras.problems(data) + fallback.problems(config) + limits.problems(data))
     problems.extend(usage.usage_problems(data))  # USAGE_RETENTION_DAYS, Providers[].model_info
     if problems and not collect:
         where = f"{path}: " if path else ""

@@ -48,6 +48,8 @@ def load_yaml(text: str) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "syntax error"
         raise RequestError(f"workflow: the YAML is not valid{where}: {problem}") from None
+    except RecursionError:  # PyYAML's parser recurses once per level of nesting
+        raise RequestError("workflow: the YAML is nested too deeply") from None
 
 
 def _label(index: int, item: Any) -> str:

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ccr import __version__
 from ccr.config import Config
+from ccr.config.limits import max_body_bytes
 from ccr.proxy.records import Observers
 from ccr.proxy.runtime import Runtime, build_runtime
 from ccr.proxy.stats import Stats
@@ -31,9 +32,7 @@ from .keys import HTTP, RECORD_OBSERVERS, REQUEST_ADJUSTERS, RUNTIME, STATE, STA
 from .middlewares import error_middleware, request_id_middleware
 from .state import ServerState
 
-__all__ = ["create_app", "MAX_BODY"]
-
-MAX_BODY = 50 * 1024 * 1024  # claude-code-router's limit; images and long sessions are large
+__all__ = ["create_app"]
 
 routes = web.RouteTableDef()
 
@@ -48,7 +47,7 @@ async def root(request: web.Request) -> web.Response:
 
 def create_app(config: Config, *, runtime: Runtime | None = None,
                config_path: Path | None = None) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY,
+    app = web.Application(client_max_size=max_body_bytes(config.data),  # ccr.server.body reads the live one
                           middlewares=[request_id_middleware, error_middleware, auth_middleware])
     app[RUNTIME] = runtime or build_runtime(config)
     app[STATE] = ServerState(config_path=config_path or config.path)

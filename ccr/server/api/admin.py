@@ -18,7 +18,6 @@ are always Anthropic-shaped (`{"type":"error","error":{"type","message"}}`).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from ccr.execution.claude import CLAUDE_PROBE, ClaudeProbe
 from ccr.logs.files import SERVER_PREFIX
 from ccr.logs.view import clear, line_filter, list_files, open_log, tail
 from ccr.proxy.runtime import validate_raw
+from ccr.server.body import read_json
 from ccr.server.keys import RUNTIME, STATE, STATS
 from ccr.server.lifecycle import LIFECYCLE
 from ccr.server.reload import RELOAD_LOCK, apply_saved_config, hosts_after_apply
@@ -117,15 +117,7 @@ async def _check_new_config(app: web.Application, store: ConfigStore, raw: dict[
 
 
 async def _json_object(request: web.Request, what: str) -> dict[str, Any]:
-    text = await request.text()
-    if not text.strip():
-        raise RequestError(f"the request body is empty; send {what} as a JSON object")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise RequestError(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise RequestError(f"{what} must be a JSON object, got {type(data).__name__}")
+    data: dict[str, Any] = await read_json(request, what)  # size, charset, depth, NaN: 4xx
     return data
 
 

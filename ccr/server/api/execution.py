@@ -38,6 +38,7 @@ from ccr.execution.workflow import (
 )
 from ccr.jsonlib import Json
 from ccr.server.auth import MODEL_CREDENTIALS
+from ccr.server.body import read_json, read_text
 from ccr.server.keys import RECORD_OBSERVERS, REQUEST_ADJUSTERS, RUNTIME
 from ccr.server.middlewares import REQUEST_ID
 
@@ -45,6 +46,7 @@ __all__ = ["routes", "setup", "EXECUTION"]
 
 routes = web.RouteTableDef()
 EXECUTION: web.AppKey[ExecutionService] = web.AppKey("ccr_execution", ExecutionService)
+_MAX_DAYS = 36_500  # a century: beyond it the cutoff date would not exist
 _YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
 
@@ -91,13 +93,7 @@ def _require_cli(request: web.Request) -> None:
 
 
 async def _json(request: web.Request) -> Any:
-    raw = await request.read()
-    if not raw.strip():
-        raise RequestError("the request body is empty; send a JSON object")
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise RequestError(f"the request body is not valid JSON: {exc}") from None
+    return await read_json(request, "a JSON object", object_only=False)  # size, charset, depth: 4xx
 
 
 @routes.post("/api/claude-code")
@@ -214,7 +210,7 @@ async def run_batch(request: web.Request) -> web.Response:
 
 async def _workflow_steps(request: web.Request, settings: ExecSettings) -> list[Step]:
     if request.content_type in _YAML_TYPES:
-        data = load_yaml(await request.text())
+        data = load_yaml(await read_text(request, "a YAML workflow"))
     else:
         data = await _json(request)
     return parse_workflow(data, settings)
@@ -300,8 +296,9 @@ async def cleanup_tasks(request: web.Request) -> web.Response:
     service, _, request_id = _context(request)
     body = await _json(request)
     days = body.get("days") if isinstance(body, dict) else None
-    if isinstance(days, bool) or not isinstance(days, int | float) or days < 0:
-        raise RequestError(f'days: expected a number of days >= 0, like {{"days": 7}}, got {days!r}')
+    if isinstance(days, bool) or not isinstance(days, int | float) or not 0 <= days <= _MAX_DAYS:
+        raise RequestError(f'days: expected a number of days from 0 to {_MAX_DAYS}, like {{"days": 7}}, '
+                           f"got {str(days)[:40]}")
     deleted = await service.store.cleanup(float(days))
     return web.json_response({"message": f"deleted {deleted} finished tasks older than {days:g} days",
                               "deleted": deleted, "request_id": request_id})

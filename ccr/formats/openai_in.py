@@ -20,6 +20,8 @@ from ccr.errors import RequestError
 from ccr.jsonlib import Json
 from ccr.transformers.hub import EFFORTS, budget_for, text_of
 
+from .validate import check_model_name, check_number
+
 __all__ = ["validate_chat", "refuse_beyond_one_choice", "hub_request", "router_view", "stop_list",
            "PASSED"]
 
@@ -43,6 +45,7 @@ def validate_chat(body: Json) -> None:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise RequestError('model: required (a model name, or "provider,model")')
+    check_model_name(model)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError(f"messages: expected a non-empty list of messages, got {_kind(messages)}")
@@ -55,6 +58,8 @@ def validate_chat(body: Json) -> None:
         content = message.get("content")
         if content is not None and not isinstance(content, str | list):
             raise RequestError(f"messages[{i}].content: expected a string or a list of parts")
+        if isinstance(content, list):
+            _parts(content, f"messages[{i}].content")
         if role == "tool" and not isinstance(message.get("tool_call_id"), str):
             raise RequestError(f"messages[{i}].tool_call_id: required for a tool message")
         calls = message.get("tool_calls")
@@ -77,10 +82,9 @@ def validate_chat(body: Json) -> None:
         value = body.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise RequestError(f"{key}: expected a positive whole number, got {value!r}")
-    for key in ("temperature", "top_p"):
-        value = body.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise RequestError(f"{key}: expected a number, got {value!r}")
+    for key in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+        check_number(body, key)
+    _tool_choice(body.get("tool_choice"))
     effort = body.get("reasoning_effort")
     if effort is not None and effort not in _EFFORTS:
         raise RequestError(f"reasoning_effort: expected one of {', '.join(_EFFORTS)}, got {effort!r}")
@@ -93,6 +97,30 @@ def validate_chat(body: Json) -> None:
     if stop is not None and not isinstance(stop, str) and not (
             isinstance(stop, list) and all(isinstance(s, str) for s in stop)):
         raise RequestError("stop: expected a string or a list of strings")
+
+
+def _parts(content: list[Any], where: str) -> None:
+    """Content parts: objects with a string `type`; a text part's `text` is a string."""
+    for j, part in enumerate(content):
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise RequestError(f"{where}[{j}]: expected a content part object with a `type`, got {_kind(part)}")
+        if part["type"] == "text" and not isinstance(part.get("text"), str):
+            raise RequestError(f"{where}[{j}].text: expected a string, got {_kind(part.get('text'))}")
+        if part["type"] == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else image
+            if not isinstance(url, str):
+                raise RequestError(f"{where}[{j}].image_url.url: expected a string (an https: or data: URL)")
+
+
+def _tool_choice(value: Any) -> None:
+    """"none" | "auto" | "required" | {"type": "function", "function": {"name": str}}."""
+    if value is None or isinstance(value, str):
+        return
+    function = value.get("function") if isinstance(value, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise RequestError('tool_choice: expected "none", "auto", "required" or '
+                           '{"type": "function", "function": {"name": "..."}}')
 
 
 def refuse_beyond_one_choice(body: Json, where: str) -> None:

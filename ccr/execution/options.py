@@ -162,9 +162,27 @@ def parse_options(raw: Any, settings: ExecSettings, where: str = "options") -> R
     )
 
 
+def _passable(value: Any, where: str) -> None:
+    """What a process cannot be given (argv, environment) or the task store cannot keep:
+    a NUL byte, or a lone surrogate (JSON's "\\udce9", which is not a character)."""
+    values = value if isinstance(value, list) else [value]
+    for item in values:
+        if not isinstance(item, str):
+            continue
+        if "\x00" in item:
+            raise RequestError(f"{where}: contains a NUL byte (\\u0000), which a command line cannot carry")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            code = ord(item[exc.start])
+            raise RequestError(f"{where}: contains a lone surrogate (\\u{code:04x}) at position "
+                               f"{exc.start}, which is not a character") from None
+
+
 def parse_prompt(value: Any, settings: ExecSettings, where: str = "prompt") -> str:
     if not isinstance(value, str) or not value.strip():
         raise RequestError(f"{where}: missing; send the prompt as a non-empty string")
+    _passable(value, where)
     if len(value.encode()) > settings.max_context_bytes:
         raise RequestError(f"{where}: longer than ClaudeCode.max_context_bytes ({settings.max_context_bytes} bytes)")
     return value
@@ -177,5 +195,8 @@ def parse_run(body: Any, settings: ExecSettings, where: str = "") -> RunRequest:
         raise RequestError(f"{where or 'body'}: expected a JSON object with prompt and options")
     prompt = parse_prompt(body.get("prompt"), settings, f"{prefix}prompt")
     raw_options = body.get("options") or {}
+    if isinstance(raw_options, dict):
+        for key, value in raw_options.items():
+            _passable(value, f"{prefix}options.{key}")
     options = parse_options(raw_options, settings, f"{prefix}options")
     return RunRequest(prompt, options, dict(raw_options))

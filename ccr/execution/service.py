@@ -395,8 +395,14 @@ class ExecutionService:
         def on_line(line: str) -> None:
             task.publish("output", {"task_id": task.id, "line": line})
 
-        proc = await run_process(inv, timeout=run.options.timeout, grace=settings.kill_grace,
-                                 cancel=task.cancel, on_start=on_start, on_line=on_line)
+        try:
+            proc = await run_process(inv, timeout=run.options.timeout, grace=settings.kill_grace,
+                                     cancel=task.cancel, on_start=on_start, on_line=on_line)
+        except (OSError, ValueError) as exc:  # the process never started: no retry can help
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            result = failure(f"the Claude Code CLI could not be started: {reason}")
+            result["_retryable"] = False
+            return result
         result = build_result(proc, command=inv.display(), elapsed=time.monotonic() - started,
                               fmt=run.options.format, timeout=run.options.timeout, attempts=attempt)
         result["pid"] = proc.pid

@@ -147,7 +147,7 @@ class Router:
             return Route(provider, routed, "explicit")
 
         rules, rules_source = self._rules(session_id)
-        picked = self._pick(body, model, rules, session_id, tag)
+        picked = await self._pick(body, model, rules, session_id, tag)
         if picked is None:
             raise RequestError("Missing model in request body: Router.default is not set")
         rule, value = picked
@@ -165,15 +165,15 @@ class Router:
                 return found
         return self.config.router, "global"
 
-    def _pick(self, body: dict[str, Any], model: str, rules: RouterConfig,
+    async def _pick(self, body: dict[str, Any], model: str, rules: RouterConfig,
               session_id: str | None, tag: str | None) -> tuple[str, str] | None:
         if rules.long_context:
             threshold = rules.long_context_threshold
             last = self.usage.last(session_id)
             # over the threshold, or the session's last input was and this one is over 20k
             need = min(threshold, 20000) if last is not None and last > threshold else threshold
-            # count exactly only when the byte length (an upper bound) says it could matter
-            if self.counter.at_most(body, need) > need and self.counter.request(body) > need:
+            # counted off the loop, and only when the byte length (an upper bound) could pass it
+            if await self.counter.exceeds(body, need):
                 return "longContext", rules.long_context
         if tag:
             return "subagent", tag

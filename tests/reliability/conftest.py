@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,7 +53,8 @@ class Live:
 
     async def call(self, method: str, path: str, data: bytes | None = None,
                    headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        async with self.session.request(method, self.url + path, data=data,
+        body = io.BytesIO(data) if data is not None and len(data) > 1024 * 1024 else data
+        async with self.session.request(method, self.url + path, data=body,
                                         headers={**self.headers, **(headers or {})}) as resp:
             text = await resp.text()
             try:

@@ -76,7 +76,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     body = await read_body(request)
     validate_request(body, require_model=False)
     runtime = request.app[RUNTIME]
-    return web.json_response({"input_tokens": runtime.router.counter.request(body)})
+    return web.json_response({"input_tokens": await runtime.router.counter.count(body)})
 
 
 def setup(app: web.Application) -> None:

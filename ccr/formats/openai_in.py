@@ -20,7 +20,7 @@ from ccr.errors import RequestError
 from ccr.jsonlib import Json
 from ccr.transformers.hub import EFFORTS, budget_for, text_of
 
-from .validate import check_model_name, check_number
+from .validate import check_model_name, check_number, show
 
 __all__ = ["validate_chat", "refuse_beyond_one_choice", "hub_request", "router_view", "stop_list",
            "PASSED"]
@@ -54,7 +54,7 @@ def validate_chat(body: Json) -> None:
             raise RequestError(f"messages[{i}]: expected an object, got {_kind(message)}")
         role = message.get("role")
         if role not in _ROLES:
-            raise RequestError(f"messages[{i}].role: expected one of {', '.join(_ROLES)}, got {role!r}")
+            raise RequestError(f"messages[{i}].role: expected one of {', '.join(_ROLES)}, got {show(role)}")
         content = message.get("content")
         if content is not None and not isinstance(content, str | list):
             raise RequestError(f"messages[{i}].content: expected a string or a list of parts")
@@ -81,15 +81,15 @@ def validate_chat(body: Json) -> None:
     for key in ("max_tokens", "max_completion_tokens", "n"):
         value = body.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise RequestError(f"{key}: expected a positive whole number, got {value!r}")
+            raise RequestError(f"{key}: expected a positive whole number, got {show(value)}")
     for key in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
         check_number(body, key)
     _tool_choice(body.get("tool_choice"))
     effort = body.get("reasoning_effort")
     if effort is not None and effort not in _EFFORTS:
-        raise RequestError(f"reasoning_effort: expected one of {', '.join(_EFFORTS)}, got {effort!r}")
+        raise RequestError(f"reasoning_effort: expected one of {', '.join(_EFFORTS)}, got {show(effort)}")
     if body.get("stream") is not None and not isinstance(body["stream"], bool):
-        raise RequestError(f"stream: expected true or false, got {body['stream']!r}")
+        raise RequestError(f"stream: expected true or false, got {show(body['stream'])}")
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise RequestError(f"stream_options: expected an object, got {_kind(options)}")

@@ -18,6 +18,8 @@ from ccr.errors import RequestError
 from ccr.jsonlib import Json
 from ccr.transformers.hub import effort_for_budget, text_of
 
+from .validate import show
+
 __all__ = ["to_unified"]
 
 
@@ -109,7 +111,7 @@ def _messages(system: Any, messages: list[Any]) -> list[Json]:
         elif role == "assistant":
             out.append(_assistant(content, index))
         else:
-            raise RequestError(f"messages.{index}.role: unexpected role {role!r} "
+            raise RequestError(f"messages.{index}.role: unexpected role {show(role)} "
                                "(expected user, assistant or system)")
     if system_parts:
         out.insert(0, {"role": "system", "content": system_parts})

@@ -14,7 +14,7 @@ from typing import Any
 
 from ccr.errors import RequestError
 
-__all__ = ["validate_request", "check_model_name", "check_number", "check_tool_choice"]
+__all__ = ["validate_request", "check_model_name", "check_number", "check_tool_choice", "show"]
 
 _ROLES = ("user", "assistant", "system")
 _TOOL_CHOICES = ("auto", "any", "tool", "none")
@@ -37,9 +37,9 @@ def check_number(body: dict[str, Any], key: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RequestError(f"{key}: expected a number, got {_show(value)}")
+        raise RequestError(f"{key}: expected a number, got {show(value)}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise RequestError(f"{key}: expected a finite number, got {_show(value)}")
+        raise RequestError(f"{key}: expected a finite number, got {show(value)}")
 
 
 def check_tool_choice(value: Any) -> None:
@@ -50,9 +50,9 @@ def check_tool_choice(value: Any) -> None:
         raise _fail(f"tool_choice: expected an object, got {_kind(value)}")
     kind = value.get("type")
     if not isinstance(kind, str):  # new types may come: only the shape is checked
-        raise _fail(f"tool_choice.type: expected one of {', '.join(_TOOL_CHOICES)}, got {_show(kind)}")
+        raise _fail(f"tool_choice.type: expected one of {', '.join(_TOOL_CHOICES)}, got {show(kind)}")
     if kind == "tool" and (not isinstance(value.get("name"), str) or not value["name"]):
-        raise _fail(f"tool_choice.name: expected the name of a tool (a string), got {_show(value.get('name'))}")
+        raise _fail(f"tool_choice.name: expected the name of a tool (a string), got {show(value.get('name'))}")
 
 
 def _fail(message: str) -> RequestError:
@@ -78,7 +78,7 @@ def _blocks(value: Any, where: str) -> None:
             raise _fail(f"{where}.{i}.name: Field required (a string)")
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     """A client's value for an error message, cut short: the message must stay small."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -107,7 +107,7 @@ def validate_request(body: dict[str, Any], *, require_model: bool = True) -> Non
         if not isinstance(message, dict):
             raise _fail(f"messages.{i}: expected an object with role and content, got {_kind(message)}")
         if message.get("role") not in _ROLES:
-            raise _fail(f"messages.{i}.role: expected \"user\" or \"assistant\", got {_show(message.get('role'))}")
+            raise _fail(f"messages.{i}.role: expected \"user\" or \"assistant\", got {show(message.get('role'))}")
         if "content" not in message:
             raise _fail(f"messages.{i}.content: Field required")
         _blocks(message["content"], f"messages.{i}.content")
@@ -129,7 +129,7 @@ def validate_request(body: dict[str, Any], *, require_model: bool = True) -> Non
     for key in ("max_tokens", "top_k"):
         value = body.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise _fail(f"{key}: expected a positive whole number, got {_show(value)}")
+            raise _fail(f"{key}: expected a positive whole number, got {show(value)}")
     for key in ("temperature", "top_p"):
         check_number(body, key)
     stop = body.get("stop_sequences")
@@ -137,4 +137,4 @@ def validate_request(body: dict[str, Any], *, require_model: bool = True) -> Non
         raise _fail("stop_sequences: expected a list of strings")
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
-        raise _fail(f"stream: expected true or false, got {_show(stream)}")
+        raise _fail(f"stream: expected true or false, got {show(stream)}")

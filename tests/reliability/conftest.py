@@ -98,3 +98,7 @@ async def live() -> AsyncIterator[Callable[..., Awaitable[Live]]]:
     yield start
     for item in reversed(cleanup):
         await item.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes tens of seconds; still part of the default run")

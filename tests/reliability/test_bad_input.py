@@ -18,6 +18,7 @@ import pytest
 
 from ccr import jsonlib
 from ccr.config import load
+from ccr.config.limits import max_body_bytes
 from ccr.errors import ConfigError, RequestError
 from ccr.formats.validate import validate_request
 
@@ -310,7 +311,7 @@ async def test_body_under_max_body_mb_is_read(live: Any) -> None:
 def test_max_body_mb_defaults_to_50(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text("{}", encoding="utf-8")
-    assert load(path).max_body_bytes == 50 * 1024 * 1024
+    assert max_body_bytes(load(path).data) == 50 * 1024 * 1024
     path.write_text('{"MAX_BODY_MB": 0}', encoding="utf-8")
     with pytest.raises(ConfigError, match="MAX_BODY_MB"):
         load(path)

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import Any
@@ -42,6 +43,8 @@ ENTRY_BYTES = 160  # what one cached count costs: digest, int, dict slot and lin
 WORKERS = 2        # threads that tokenize
 QUEUE = 32         # requests that may wait for them
 INLINE_BYTES = 1024  # bodies this small are counted on the loop (well under a millisecond)
+PIECE = 16 * 1024  # characters tokenized per call in long texts
+_CUT = re.compile(r"(?<=\S) ")
 _SMALL = 8  # texts this short are cheaper to encode than to cache
 
 
@@ -95,7 +98,8 @@ class TokenCounter:
             if cached is not None:  # no LRU bookkeeping on hits: first in, first out is enough here
                 return cached
         # Special-token text (e.g. "<|endoftext|>") is counted as plain text, never refused.
-        count = len(self._encoding.encode(text, disallowed_special=()))
+        encode = self._encoding.encode
+        count = sum(len(encode(piece, disallowed_special=())) for piece in _pieces(text))
         with self._lock:
             self.encoded += 1
             if key is not None:
@@ -126,6 +130,11 @@ class TokenCounter:
         """Whether `body` has more than `limit` tokens, counting only when its bytes could."""
         return self.at_most(body, limit) > limit and await self.count(body) > limit
 
+    def warm_up(self) -> None:
+        """Load the vocabulary now, in a worker. Building it holds the GIL for about a second,
+        which must not fall on the first request that needs a count (call this at start)."""
+        self._executor().submit(lambda: self._encoding)
+
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="ccr-tokens")
@@ -145,6 +154,24 @@ class TokenCounter:
             if total > limit:
                 break
         return total
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """`text` cut into pieces of about PIECE characters whose counts add up to the whole's.
+
+    Each cut is at a space that follows a non-space: no cl100k_base pre-token spans such a
+    place (letters, digits and punctuation runs stop before a space; whitespace runs start
+    with one), and its pattern has no look-behind, so the pieces tokenize as the whole does.
+    Pieces keep each call short: tiktoken holds the GIL while it builds the token list.
+    """
+    start = 0
+    while len(text) - start > PIECE:
+        found = _CUT.search(text, start + PIECE)
+        if found is None:
+            break
+        yield text[start:found.start()]
+        start = found.start()
+    yield text[start:] if start else text
 
 
 def _texts(body: dict[str, Any]) -> Iterable[str]:

@@ -57,10 +57,15 @@ def create_app(config: Config, *, runtime: Runtime | None = None,
     app[STATS] = Stats()
     app[RECORD_OBSERVERS].append(app[STATS].observe)
     app.cleanup_ctx.append(_session_ctx)
+    app.on_startup.append(_warm_up_tokens)
     app.add_routes(routes)
     for module in (messages, admin, catalogue, chat, models, execution_api, webui, inspector):  # each wires itself
         module.setup(app)
     return app
+
+
+async def _warm_up_tokens(app: web.Application) -> None:
+    app[RUNTIME].router.counter.warm_up()  # the vocabulary loads off the loop, before it is needed
 
 
 async def _session_ctx(app: web.Application) -> AsyncIterator[None]:

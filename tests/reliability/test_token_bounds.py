@@ -123,3 +123,21 @@ def test_cached_counts_are_the_counts(text: str) -> None:
     counter = TokenCounter()
     first = counter.text(text)
     assert counter.text(text) == first == TokenCounter().text(text)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_long_texts_counted_in_pieces_count_exactly(seed: int) -> None:
+    """Long texts are tokenized in pieces (short GIL holds); the sum equals the whole's count."""
+    import random
+
+    from ccr.proxy.tokens import PIECE, _pieces
+
+    rng = random.Random(seed)
+    alphabet = ["a", "b", " ", "  ", "\n", "\t", "é", "🎉", "1", "23", ".", "!", "'s", "'S", "\r\n",
+                "  \n ", "<|endoftext|>", "中文", "x" * 30, " 'll", "\u00a0", "\u2028"]
+    text = "".join(rng.choice(alphabet) for _ in range(4 * PIECE // 3))
+    pieces = list(_pieces(text))
+    assert len(pieces) > 2 and "".join(pieces) == text
+    counter = TokenCounter()
+    whole = len(counter._encoding.encode(text, disallowed_special=()))
+    assert counter.text(text) == whole

@@ -83,8 +83,7 @@ async def test_non_finite_numbers_in_config_api_are_400(live: Any, literal: byte
 def test_non_finite_numbers_in_config_file_are_refused(tmp_path: Path, literal: str) -> None:
     """The JSON5 file path reads NaN and Infinity; validation refuses them by key."""
     path = tmp_path / "config.json"
-    path.write_text('{"Providers": [], "Router": {}, "API_TIMEOUT_MS": %s, "Router": {"longContextThreshold": %s}}'
-                    % (literal, literal), encoding="utf-8")
+    path.write_text(f'{{"Providers": [], "Router": {{}}, "API_TIMEOUT_MS": {literal}, "Router": {{"longContextThreshold": {literal}}}}}', encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load(path)
     assert any(p.startswith("API_TIMEOUT_MS:") and "finite" in p for p in caught.value.problems)
@@ -283,7 +282,7 @@ async def _tick() -> None:
     await asyncio.sleep(0.05)
 
 
-@pytest.mark.parametrize("path", JSON_DOORS + ["/api/claude-code/workflow?yaml"])
+@pytest.mark.parametrize("path", [*JSON_DOORS, "/api/claude-code/workflow?yaml"])
 @pytest.mark.parametrize("chunked", [False, True])
 async def test_body_over_max_body_mb_is_413(live: Any, path: str, chunked: bool) -> None:
     ccr: Live = await live(MAX_BODY_MB=1)

@@ -5,6 +5,7 @@ never a mix), and while tasks run (after a restart every task is accounted for).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -86,7 +87,7 @@ def _sleeper(tmp_path: Path) -> Path:
 
 async def _start(home: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CCR_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "ccr", "start", "--foreground"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "ccr", "start", "--foreground"], env=env,  # noqa: ASYNC220 (not waited on)
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     async with aiohttp.ClientSession() as session:
         for _ in range(600):
@@ -162,7 +163,5 @@ async def test_kill9_with_tasks_running_every_task_is_accounted_for(tmp_path: Pa
             except subprocess.TimeoutExpired:
                 proc.kill()
         for pid_file in (tmp_path / "pids").iterdir():  # the orphans of the killed ccr
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid_file.name), signal.SIGKILL)
-            except ProcessLookupError:
-                pass

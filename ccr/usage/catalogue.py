@@ -57,8 +57,8 @@ class ModelInfo:
             return None
         read = self.cache_read_cost if self.cache_read_cost is not None else self.input_cost
         write = self.cache_write_cost if self.cache_write_cost is not None else self.input_cost
-        return (input_tokens * self.input_cost + output_tokens * self.output_cost
-                + cache_read_tokens * read + cache_write_tokens * write)
+        return round(input_tokens * self.input_cost + output_tokens * self.output_cost
+                     + cache_read_tokens * read + cache_write_tokens * write, 12)
 
 
 _UNKNOWN = ModelInfo()
@@ -177,12 +177,19 @@ class Book:
     def __init__(self, catalogue: Catalogue, config: Config) -> None:
         self.catalogue, self.config = catalogue, config
         self.settings = usage_settings(config.data)
+        self._infos: dict[tuple[str, str], ModelInfo] = {}
 
     def info(self, provider: str, model: str) -> ModelInfo:
-        found = self.config.provider(provider)
+        """Memoised: this runs once per request, on the loop."""
+        key = (provider, model)
+        found = self._infos.get(key)
         if found is None:
-            return _UNKNOWN
-        return self.catalogue.lookup(found, model, self.settings)
+            config = self.config.provider(provider)
+            found = _UNKNOWN if config is None else self.catalogue.lookup(config, model, self.settings)
+            if len(self._infos) >= 4096:  # client-chosen model names must not grow this forever
+                self._infos.clear()
+            self._infos[key] = found
+        return found
 
 
 class Books:

@@ -9,12 +9,12 @@ calls stores from its own writer thread, never from the event loop. The table co
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, fields
+from dataclasses import fields
 from typing import Any
 
 import psycopg
 
-from .sqlite import SQLiteStore
+from .sqlite import ROW_VALUES, SQLiteStore
 from .store import UsageRow
 
 __all__ = ["PostgresStore"]
@@ -43,7 +43,7 @@ class PostgresStore(SQLiteStore):
         marks = ", ".join(["%s"] * len(_COLUMNS))
         with self._pg.transaction(), self._pg.cursor() as cursor:
             cursor.executemany(f"INSERT INTO ccr_requests ({', '.join(_COLUMNS)}) VALUES ({marks})",
-                               [astuple(r) for r in rows])
+                               [ROW_VALUES(r) for r in rows])
 
     def prune(self, before: float) -> int:
         return self._pg.execute("DELETE FROM ccr_requests WHERE started_at < %s", (before,)).rowcount

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import astuple, fields
+from dataclasses import fields
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ FILENAME = "usage.sqlite3"
 _SCHEMA_VERSION = 1
 _PERCENTILE_WINDOW = 2000
 _COLUMNS = [f.name for f in fields(UsageRow)]
+#: a row's values in column order (dataclasses.astuple deep-copies: 50 us a row, this 1 us)
+ROW_VALUES = attrgetter(*_COLUMNS)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
@@ -76,7 +79,7 @@ class SQLiteStore:
         marks = ", ".join("?" * len(_COLUMNS))
         with self._db:
             self._db.executemany(f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({marks})",
-                                 [astuple(r) for r in rows])
+                                 [ROW_VALUES(r) for r in rows])
 
     def prune(self, before: float) -> int:
         with self._db:

@@ -24,9 +24,9 @@ GROUPS: tuple[Group, ...] = ("hour", "day")
 BYS: tuple[By, ...] = ("model", "provider", "session", "task")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UsageRow:
-    """One proxied request, as kept."""
+    """One proxied request, as kept (not frozen: one is made per request, on the loop)."""
 
     started_at: float
     request_id: str

@@ -95,3 +95,11 @@ def test_bad_model_info_is_refused_naming_the_key(model_info, problem):
 def test_bad_retention_is_refused(days):
     with pytest.raises(ConfigError, match="USAGE_RETENTION_DAYS"):
         config(USAGE_RETENTION_DAYS=days)
+
+
+def test_a_books_answers_are_memoised_and_bounded():
+    book = Books(base_catalogue()).of(config())
+    assert book.info("deepseek", "deepseek-chat") is book.info("deepseek", "deepseek-chat")
+    for n in range(5000):  # client-made names: the memo starts over instead of growing
+        book.info("deepseek", f"made-up-{n}")
+    assert len(book._infos) <= 4096

@@ -132,7 +132,7 @@ def _short(n: int) -> str:
 def _money(c: Counters) -> str:
     if c.cost_usd is None:
         return "unknown" if c.requests else "-"
-    text = f"${c.cost_usd:.2f}" if c.cost_usd >= 0.01 or c.cost_usd == 0 else f"${c.cost_usd:.4f}"
+    text = f"${c.cost_usd:.2f}" if c.cost_usd >= 1 or c.cost_usd == 0 else f"${c.cost_usd:.4f}"
     return text + ("+?" if c.unpriced else "")
 
 

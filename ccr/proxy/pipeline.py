@@ -34,12 +34,13 @@ from ccr.formats import openai_out
 from ccr.formats.anthropic_to_unified import events_to_unified, message_to_unified
 from ccr.formats.assemble import accumulate, message_events
 from ccr.formats.common import usage_from_unified
-from ccr.formats.events import StreamSummary, anthropic_events
+from ccr.formats.events import StreamSummary, anthropic_events, anthropic_frames
 from ccr.formats.openai_in import hub_request, refuse_beyond_one_choice, router_view
 from ccr.formats.openai_to_anthropic import anthropic_request
 from ccr.formats.reply import to_message
 from ccr.formats.request import to_unified
 from ccr.jsonlib import Json
+from ccr.sse import read_events
 from ccr.transformers import Chain, Context, Upstream
 
 from . import image_agent
@@ -318,6 +319,11 @@ async def _anthropic(ex: Exchange, call: _Call, is_stream: bool, body: Body, raw
 
     def events(before_read: BeforeRead | None) -> AsyncIterator[Any]:  # no re-yielding layer per event
         chunks = json_chunks(body, summary, before_read, _bad(ctx))
+        # the client reads a stream and no transformer reads it: text deltas go out as finished frames
+        if ex.record.stream and chain_stream(chain, ctx, chunks) is chunks:
+            return anthropic_frames(read_events(body.chunks(), before_read), model=target.model,
+                                    provider=target.provider.name, request=request, summary=summary,
+                                    on_bad_data=_bad(ctx))
         return anthropic_events(chain_stream(chain, ctx, chunks), model=target.model,
                                 provider=target.provider.name, request=request, summary=summary)
     return Answer(ex, items=events, usage=lambda: summary.usage)

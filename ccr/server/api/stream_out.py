@@ -89,7 +89,8 @@ class StreamOut:
 
     def add(self, item: tuple[str, Any]) -> None:
         kind, data = item
-        self.buffer += encode_event(kind, data)
+        # bytes: SSE frames already finished (runs of text deltas, see formats.events.anthropic_frames)
+        self.buffer += data if data.__class__ is bytes else encode_event(kind, data)
         if not self.content_started and kind == "content_block_delta":
             self.content_started = self.flush_now = True
 

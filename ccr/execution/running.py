@@ -35,6 +35,7 @@ class RunningTask:
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cost_usd: float | None = None  # None until a request with a known price was counted
     history: list[Event] = field(default_factory=list)
     closed: bool = False
     _subscribers: set[asyncio.Queue[Event | None]] = field(default_factory=set)
@@ -75,9 +76,9 @@ class RunningTask:
         finally:
             self._subscribers.discard(queue)
 
-    def ccr_usage(self) -> dict[str, int]:
+    def ccr_usage(self) -> dict[str, int | float | None]:
         return {"requests": self.requests, "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens}
+                "output_tokens": self.output_tokens, "cost_usd": self.cost_usd}
 
 
 class TaskRegistry(dict[str, RunningTask]):
@@ -118,7 +119,8 @@ def task_adjuster(registry: TaskRegistry) -> Adjuster:
 
 
 def task_counter(registry: TaskRegistry) -> Observer:
-    """The record observer: each task's requests and tokens."""
+    """The record observer: each task's requests, tokens and cost (the usage ledger's observer
+    runs first and prices the record)."""
 
     def count(exchange: RecordedExchange) -> None:
         record = exchange.record
@@ -127,5 +129,7 @@ def task_counter(registry: TaskRegistry) -> Observer:
             task.requests += 1
             task.input_tokens += record.input_tokens + record.cache_read_tokens
             task.output_tokens += record.output_tokens
+            if record.cost_usd is not None:
+                task.cost_usd = (task.cost_usd or 0.0) + record.cost_usd
 
     return count

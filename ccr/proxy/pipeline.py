@@ -398,16 +398,19 @@ def failure(ex: Exchange, exc: BaseException) -> tuple[int, str, str]:
 
 
 def finish(record: RequestRecord, started: float, runtime: Runtime, observers: list[Observer]) -> None:
-    """The request is over: the canonical log line, then the observers."""
+    """The request is over: the observers (the usage ledger fills in `cost_usd`), then the
+    canonical log line."""
     record.latency_ms = round((time.monotonic() - started) * 1000, 2)
     if record.session_id and record.input_tokens:
         runtime.router.usage.record(record.session_id, record.input_tokens + record.cache_read_tokens)
+    notify(observers, RecordedExchange(record))
     fields: dict[str, object] = {k: v for k, v in (
         ("route", f"{record.provider},{record.model}" if record.provider else None),
         ("reason", record.route_reason or None), ("stream", record.stream), ("status", record.status),
         ("ttfb_ms", record.ttfb_ms), ("duration_ms", record.latency_ms),
         ("input_tokens", record.input_tokens), ("output_tokens", record.output_tokens),
-        ("cache_read_tokens", record.cache_read_tokens), ("task_id", record.task_id),
+        ("cache_read_tokens", record.cache_read_tokens), ("cost_usd", record.cost_usd),
+        ("max_tokens_clamped", record.max_tokens_clamped), ("task_id", record.task_id),
         ("error", record.error)) if v is not None}
     if record.front == "openai":
         fields["api"] = "openai"
@@ -415,4 +418,3 @@ def finish(record: RequestRecord, started: float, runtime: Runtime, observers: l
         fields["attempts"] = [f"{a.provider},{a.model} {a.status or a.error}" for a in record.attempts]
         fields["fallback"] = record.fallback
     (record_log.warning if record.status >= 400 else record_log.info)("request", **fields)
-    notify(observers, RecordedExchange(record))

@@ -21,14 +21,13 @@ from ccr.config import Config
 from ccr.config.limits import max_body_bytes
 from ccr.proxy.records import Observers
 from ccr.proxy.runtime import Runtime, build_runtime
-from ccr.proxy.stats import Stats
 from ccr.proxy.upstream import call_timeout
 from ccr.server.api import execution as execution_api
 
 from . import auth
-from .api import admin, catalogue, chat, inspector, messages, models, webui
+from .api import admin, catalogue, chat, inspector, messages, models, usage, webui
 from .auth import auth_middleware
-from .keys import HTTP, RECORD_OBSERVERS, REQUEST_ADJUSTERS, RUNTIME, STATE, STATS
+from .keys import HTTP, RECORD_OBSERVERS, REQUEST_ADJUSTERS, RUNTIME, STATE
 from .middlewares import error_middleware, request_id_middleware
 from .state import ServerState
 
@@ -54,12 +53,10 @@ def create_app(config: Config, *, runtime: Runtime | None = None,
     auth.setup(app)  # the admin token, task credentials, the failed-attempt throttle
     app[REQUEST_ADJUSTERS] = []
     app[RECORD_OBSERVERS] = Observers()
-    app[STATS] = Stats()
-    app[RECORD_OBSERVERS].append(app[STATS].observe)
     app.cleanup_ctx.append(_session_ctx)
     app.on_startup.append(_warm_up_tokens)
     app.add_routes(routes)
-    for module in (messages, admin, catalogue, chat, models, execution_api, webui, inspector):  # each wires itself
+    for module in (messages, admin, catalogue, chat, models, execution_api, usage, webui, inspector):  # each wires itself
         module.setup(app)
     return app
 

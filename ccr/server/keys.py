@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 from aiohttp import ClientSession, web
 
 from ccr.proxy.records import Adjuster, Observers
-from ccr.proxy.stats import Stats
 
 if TYPE_CHECKING:
     from ccr.proxy.runtime import Runtime
 
     from .state import ServerState
 
-__all__ = ["RUNTIME", "HTTP", "STATE", "STATS", "RECORD_OBSERVERS", "REQUEST_ADJUSTERS"]
+__all__ = ["RUNTIME", "HTTP", "STATE", "RECORD_OBSERVERS", "REQUEST_ADJUSTERS"]
 
 #: The current config snapshot with its router and chains; swapped whole on reload.
 RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
@@ -26,8 +25,6 @@ RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
 HTTP: web.AppKey[ClientSession] = web.AppKey("http", ClientSession)
 #: Process facts: start time, config path, version.
 STATE: web.AppKey[ServerState] = web.AppKey("state")
-#: Counters per provider and model since start (GET /api/stats), fed by a record observer.
-STATS: web.AppKey[Stats] = web.AppKey("stats", Stats)
 #: Called with every finished request's record (stats, usage ledger, inspector).
 RECORD_OBSERVERS: web.AppKey[Observers] = web.AppKey("record_observers", Observers)
 #: Called with every routed request before it is sent (execution tasks, usage limits).

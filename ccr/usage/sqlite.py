@@ -48,7 +48,8 @@ _KEYS: dict[str, tuple[str, str, str]] = {   # by -> (key, provider, model) expr
 # Portable SQL (SQLite and PostgreSQL, see ccr.usage.postgres): CASE rather than summing booleans.
 _SUMS = """COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(CASE WHEN fallback THEN 1 ELSE 0 END),
     SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens),
-    SUM(cost_usd), AVG(latency_ms), SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END)"""
+    SUM(cost_usd), AVG(latency_ms), SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END),
+    SUM(CASE WHEN max_tokens_clamped IS NOT NULL THEN 1 ELSE 0 END)"""
 _WHERE = "WHERE started_at >= ? AND started_at < ?"
 
 
@@ -140,12 +141,13 @@ class SQLiteStore:
 
 
 def _counters(sums: Sequence[Any]) -> Counters:
-    requests, errors, fallbacks, inp, out, read, write, cost, latency, unpriced = sums
+    requests, errors, fallbacks, inp, out, read, write, cost, latency, unpriced, clamped = sums
     return Counters(
         requests=requests or 0, errors=errors or 0, fallbacks=fallbacks or 0,
         input_tokens=inp or 0, output_tokens=out or 0, cache_read_tokens=read or 0,
         cache_write_tokens=write or 0, cost_usd=None if cost is None else round(cost, 10),
-        latency_ms_avg=None if latency is None else round(latency, 2), unpriced=unpriced or 0)
+        latency_ms_avg=None if latency is None else round(latency, 2), unpriced=unpriced or 0,
+        clamped=clamped or 0)
 
 
 def _percentiles(values: list[float]) -> Percentiles:

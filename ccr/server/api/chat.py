@@ -43,7 +43,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         body = await read_body(request, "an OpenAI chat completions JSON object")
         validate_chat(body)
         record.stream = bool(body.get("stream"))
-        prepared = PreparedRequest("openai", body, record.request_id, stream=record.stream, record=record)
+        prepared = PreparedRequest("openai", body, record.request_id, stream=record.stream, record=record,
+                                   size=request.content_length)
         ex = pipeline.Exchange(app[HTTP], runtime, prepared, record, log, started)
         await pipeline.route(ex, app[REQUEST_ADJUSTERS])
         if record.stream:

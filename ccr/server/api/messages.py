@@ -47,7 +47,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
         prepared = PreparedRequest("anthropic", body, record.request_id, stream=record.stream,
                                    session_id=record.session_id, task_id=record.task_id,
-                                   headers=headers, record=record)
+                                   headers=headers, record=record, size=request.content_length)
         ex = pipeline.Exchange(app[HTTP], runtime, prepared, record, log, started)
         await pipeline.route(ex, app[REQUEST_ADJUSTERS])
         if record.stream:

@@ -134,7 +134,7 @@ def _time(value: str | None, name: str, default: float) -> float:
 async def _count_stream(request: web.Request, response: web.StreamResponse) -> None:
     if response.content_type == "text/event-stream" and not request.get(_STREAMING):
         request[_STREAMING] = True
-        request.app[METRICS].open_streams.inc()
+        request.app[METRICS].open_streams += 1
 
 
 @web.middleware
@@ -145,7 +145,7 @@ async def _streams_middleware(request: web.Request,
         return await handler(request)
     finally:
         if request.get(_STREAMING):
-            request.app[METRICS].open_streams.dec()
+            request.app[METRICS].open_streams -= 1
 
 
 # ---- wiring ----------------------------------------------------------------------------------

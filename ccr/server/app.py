@@ -56,7 +56,8 @@ def create_app(config: Config, *, runtime: Runtime | None = None,
     app.cleanup_ctx.append(_session_ctx)
     app.on_startup.append(_warm_up_tokens)
     app.add_routes(routes)
-    for module in (messages, admin, catalogue, chat, models, execution_api, usage, webui, inspector):  # each wires itself
+    # each module wires itself
+    for module in (messages, admin, catalogue, chat, models, execution_api, usage, webui, inspector):
         module.setup(app)
     return app
 

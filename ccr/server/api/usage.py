@@ -32,8 +32,8 @@ from ccr.usage.ledger import Ledger
 from ccr.usage.limits import Limits
 from ccr.usage.metrics import CONTENT_TYPE, Metrics
 from ccr.usage.observe import UsageObserver
-from ccr.usage.sqlite import FILENAME, SQLiteStore
 from ccr.usage.store import BYS, GROUPS, Counters, Report
+from ccr.usage.stores import store_opener
 
 from ..keys import RECORD_OBSERVERS, REQUEST_ADJUSTERS, RUNTIME, STATE
 
@@ -158,8 +158,8 @@ async def _usage_ctx(app: web.Application) -> AsyncIterator[None]:
     def config() -> Any:
         return app[RUNTIME].config
 
-    home = config().home
-    ledger = app[LEDGER] = Ledger(lambda: SQLiteStore(home / FILENAME),
+    # SQLite under $CCR_HOME, or the shared database's table (DATABASE_URL), which every replica writes
+    ledger = app[LEDGER] = Ledger(store_opener(config()),
                                   retention_days=lambda: books.of(config()).settings.retention_days)
     ledger.start()
     try:

@@ -8,7 +8,8 @@ import pytest
 from aiohttp import web
 
 from tests.conftest import make_config, openai_provider
-from tests.core.util import chat_reply, chunk, sse
+from tests.core.util import chat_reply, chunk
+from tests.helpers import sse
 
 USAGE = {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
          "prompt_tokens_details": {"cached_tokens": 400}}

@@ -18,6 +18,7 @@ from ccr.proxy.runtime import build_runtime
 from ccr.usage.catalogue import Books, base_catalogue
 from ccr.usage.limits import Limits
 from tests.conftest import make_config, openai_provider
+from tests.helpers import admin_headers
 
 from .conftest import strict_provider
 
@@ -28,7 +29,7 @@ HI = [{"role": "user", "content": "hi"}]
 
 
 async def ledger_rows(url: str) -> list[dict]:
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/api/stats") as resp:
+    async with aiohttp.ClientSession(headers=admin_headers()) as http, http.get(f"{url}/api/stats") as resp:
         return (await resp.json())["rows"]
 
 

@@ -17,6 +17,7 @@ from ccr.server.app import create_app
 from ccr.usage.catalogue import base_catalogue
 from tests.conftest import make_config, openai_provider
 from tests.core.util import chat_reply
+from tests.helpers import admin_headers
 
 USAGE = {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200,
          "prompt_tokens_details": {"cached_tokens": 400}}
@@ -41,6 +42,7 @@ def providers(url: str) -> list[dict]:
 
 
 async def stats(url: str, query: str = "", headers: dict | None = None) -> tuple[int, dict]:
+    headers = headers if headers is not None else admin_headers()
     async with aiohttp.ClientSession(headers=headers) as http, http.get(f"{url}/api/stats{query}") as resp:
         return resp.status, await resp.json()
 
@@ -132,7 +134,7 @@ async def test_metrics_in_prometheus_text_with_bounded_labels(fake_upstream, ccr
     await send(ccr.url, "claude-sonnet-4-5")
     for n in range(20):
         await send(ccr.url, f"open,client-made-name-{n}")
-    async with aiohttp.ClientSession() as http, http.get(f"{ccr.url}/metrics") as resp:
+    async with aiohttp.ClientSession(headers=admin_headers()) as http, http.get(f"{ccr.url}/metrics") as resp:
         assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
         text = await resp.text()
     assert 'ccr_requests_total{front="anthropic",model="listed",provider="open"} 1.0' in text
@@ -173,7 +175,7 @@ async def test_an_open_stream_is_counted_while_it_runs(fake_upstream, ccr_server
     ccr = await ccr_server(make_config(providers(up.url), {"default": "priced,house-model"}))
 
     async def gauge() -> str:
-        async with aiohttp.ClientSession() as http, http.get(f"{ccr.url}/metrics") as resp:
+        async with aiohttp.ClientSession(headers=admin_headers()) as http, http.get(f"{ccr.url}/metrics") as resp:
             return next(line for line in (await resp.text()).splitlines() if line.startswith("ccr_open_streams "))
 
     async with anthropic.AsyncAnthropic(base_url=ccr.url, api_key="k", max_retries=0) as client:

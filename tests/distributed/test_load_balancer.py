@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -103,3 +104,33 @@ async def test_sessions_stick_to_a_replica_and_streams_pass_through(balanced: di
     assert all(len(replicas) == 1 for replicas in seen.values()), seen  # sticky by session
     every = {r for replicas in seen.values() for r in replicas} | anonymous
     assert len(every) == 2  # both replicas serve
+
+
+async def test_every_replica_reports_the_whole_teams_use(balanced: dict[str, Any]) -> None:
+    """The ledger is shared: /api/stats and ccr usage give the same totals on either replica."""
+    base, nodes = balanced["url"], balanced["nodes"]
+    marker = str(uuid.uuid4())
+    async with aiohttp.ClientSession() as http:
+        for _ in range(10):
+            await _message(http, base, None, stream=False)
+        await _message(http, base, marker, stream=True)
+
+        async def totals() -> list[dict[str, Any]]:
+            answers = []
+            for node in nodes:
+                async with http.get(f"{node.url}/api/stats", params={"by": "session"},
+                                    headers={"x-api-key": APIKEY}) as response:
+                    assert response.status == 200, await response.text()
+                    answers.append(await response.json())
+            return answers
+
+        deadline = time.monotonic() + 30
+        while True:
+            answers = await totals()
+            sessions = [{row["key"] for row in a["rows"]} for a in answers]
+            if all(marker in s for s in sessions) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+    assert all(marker in s for s in sessions), "a replica's rows never reached the shared ledger"
+    first, second = (a["total"] for a in answers)
+    assert first == second and first["requests"] >= 11

@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ccr.config.extras import InspectorSettings
+from ccr.proxy.records import RecordedExchange, RequestRecord
 
-__all__ = ["Inspector", "Exchange", "redact_text", "REDACTED"]
+__all__ = ["Inspector", "redact_text", "REDACTED"]
 
 REDACTED = "[redacted]"
 _SECRET_FIELD = re.compile(
@@ -35,53 +36,10 @@ _SUMMARY = ("request_id", "started_at", "front", "stream", "route_reason", "prov
             "error", "latency_ms", "ttfb_ms", "input_tokens", "output_tokens", "fallback", "task_id")
 
 
-class Attempt(Protocol):
-    provider: str
-    model: str
-    status: int | None
-    error: str | None
-
-
-class Record(Protocol):
-    """What the inspector reads of the pipeline's RequestRecord (ccr/proxy/records.py)."""
-
-    request_id: str
-    started_at: float
-    front: str
-    stream: bool
-    route_reason: str
-    provider: str
-    model: str
-    status: int
-    error: str | None
-    latency_ms: float
-    ttfb_ms: float | None
-    input_tokens: int
-    output_tokens: int
-    fallback: bool
-    task_id: str | None
-
-    @property
-    def attempts(self) -> Sequence[Attempt]: ...
-
-
-class Exchange(Protocol):
-    """The pipeline's RecordedExchange: the record, and the bodies while someone wants them."""
-
-    @property
-    def record(self) -> Record: ...
-    @property
-    def client_body(self) -> bytes | None: ...
-    @property
-    def provider_body(self) -> bytes | None: ...
-    @property
-    def reply(self) -> bytes | None: ...
-
-
 @dataclass(slots=True)
 class _Entry:
     id: int
-    record: Record
+    record: RequestRecord
     bodies: dict[str, bytes]
     truncated: bool
 
@@ -98,7 +56,7 @@ class Inspector:
     _secrets: tuple[str, ...] = ()
     attached: bool = False  # an observer feeds it (see ccr.server.api.inspector.observer)
 
-    def observe(self, exchange: Exchange, settings: InspectorSettings, secrets: Iterable[str]) -> None:
+    def observe(self, exchange: RecordedExchange, settings: InspectorSettings, secrets: Iterable[str]) -> None:
         """Keep one exchange (its bodies as bytes), then drop the oldest beyond the bounds."""
         if not settings.enabled:
             return

@@ -21,7 +21,8 @@ from aiohttp import web
 from ccr.config.extras import InspectorSettings, inspector_settings
 from ccr.errors import NotFoundError
 from ccr.logs.setup import config_secrets
-from ccr.server.inspector import Exchange, Inspector
+from ccr.proxy.records import RecordedExchange
+from ccr.server.inspector import Inspector
 from ccr.server.keys import RUNTIME
 
 __all__ = ["INSPECTOR", "setup", "observer"]
@@ -58,12 +59,12 @@ async def clear(request: web.Request) -> web.Response:
     return web.json_response({"cleared": request.app[INSPECTOR].clear()})
 
 
-def observer(app: web.Application, observers: Any) -> Callable[[Exchange], None]:
+def observer(app: web.Application, observers: Any) -> Callable[[RecordedExchange], None]:
     """The RECORD_OBSERVERS callable: keep each exchange while INSPECTOR is on."""
     inspector = app[INSPECTOR]
     inspector.attached = True
 
-    def observe(exchange: Exchange) -> None:
+    def observe(exchange: RecordedExchange) -> None:
         settings = _settings(app)
         observers.want_bodies = settings.enabled  # bodies are captured only while someone looks
         inspector.observe(exchange, settings, config_secrets(app[RUNTIME].config))

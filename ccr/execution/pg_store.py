@@ -48,6 +48,16 @@ _COLUMNS = ("id", "kind", "status", "prompt", "options", "request_id", "created_
             "started_at", "completed_at", "result", "error", "attempts")
 
 
+_INSERT = (f"INSERT INTO ccr_tasks ({', '.join(_COLUMNS)}) VALUES "
+           f"({', '.join(f'${i + 1}' for i in range(len(_COLUMNS)))})")
+
+
+async def _enqueue(conn: asyncpg.Connection, records: list[TaskRecord]) -> None:
+    """Insert pending tasks and wake the workers (inside the caller's transaction)."""
+    await conn.executemany(_INSERT, [[getattr(r, k) for k in _COLUMNS] for r in records])
+    await conn.execute("SELECT pg_notify($1, '')", QUEUE)
+
+
 def _record(row: asyncpg.Record) -> TaskRecord:
     return TaskRecord(**{k: row[k] for k in _COLUMNS})
 
@@ -163,11 +173,7 @@ class PgTaskStore:
 
     async def insert_many(self, records: list[TaskRecord]) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.executemany(
-                f"INSERT INTO ccr_tasks ({', '.join(_COLUMNS)}) VALUES "
-                f"({', '.join(f'${i + 1}' for i in range(len(_COLUMNS)))})",
-                [[getattr(r, k) for k in _COLUMNS] for r in records])
-            await conn.execute("SELECT pg_notify($1, '')", QUEUE)
+            await _enqueue(conn, records)
 
     async def update(self, task_id: str, **changes: Any) -> None:
         changes.setdefault("updated_at", now())
@@ -240,11 +246,7 @@ class PgTaskStore:
                     f"and {pending} queued (ClaudeCode.max_queue={settings.max_queue}); retry later",
                     retry_after=5)
             if insert:
-                await conn.executemany(
-                    f"INSERT INTO ccr_tasks ({', '.join(_COLUMNS)}) VALUES "
-                    f"({', '.join(f'${i + 1}' for i in range(len(_COLUMNS)))})",
-                    [[getattr(r, k) for k in _COLUMNS] for r in insert])
-                await conn.execute("SELECT pg_notify($1, '')", QUEUE)
+                await _enqueue(conn, insert)
 
     async def claim(self, worker: str, lease_seconds: float, max_running: int) -> TaskRecord | None:
         """Take the oldest pending task (skipping those other workers are taking), or None.

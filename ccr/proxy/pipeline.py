@@ -4,7 +4,7 @@
     await route(ex, adjusters)              # Router, then the adjusters (and routing again if asked)
     async with reply(ex) as answer:         # to the wire, chain.request, POST, sniff, chain back
         answer.whole() | answer.stream() | answer.raw   # the reply in the front door's shape
-    finish(record, started, runtime, observers)   # the canonical log line, then the observers
+    finish(record, started, runtime, observers, ex.bodies)   # the observers, then the canonical log line
 
 The reply comes in the shape of the front door that asked (`prepared.front`): Anthropic events
 and messages for /v1/messages, OpenAI chunks and completions for /v1/chat/completions. A native
@@ -12,6 +12,10 @@ Anthropic chain skips the unified shape both ways; on /v1/messages, when no step
 stream, its bytes pass through unchanged (`answer.raw`, whole events only). Thinking that ccr
 signed itself (`ccr1:`) never reaches a native Anthropic provider, whichever caller sent it
 (the anthropic dialect's `admit` step, which `Chain.request` runs on every path).
+
+While an observer wants bodies (the inspector), the front door sets `ex.bodies` (records.Bodies):
+the body sent to the last target tried is kept there, serialised after the chain's request
+steps, on every path (fallbacks, the image agent's calls); otherwise nothing is copied.
 
 Errors before the reply starts are raised (CCRError); `failure(ex, exc)` maps one that happens
 while a stream is being written to what the front door's `error` frame says.
@@ -29,6 +33,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from ccr import jsonlib
 from ccr.errors import CCRError, UpstreamError, redact
 from ccr.formats import openai_out
 from ccr.formats.anthropic_to_unified import events_to_unified, message_to_unified
@@ -44,7 +49,16 @@ from ccr.sse import read_events
 from ccr.transformers import Chain, Context, Upstream
 
 from . import image_agent
-from .records import Adjuster, AttemptRecord, Observer, PreparedRequest, RecordedExchange, RequestRecord, notify
+from .records import (
+    Adjuster,
+    AttemptRecord,
+    Bodies,
+    Observer,
+    PreparedRequest,
+    RecordedExchange,
+    RequestRecord,
+    notify,
+)
 from .router import Route
 from .runtime import Runtime
 from .upstream import (
@@ -80,6 +94,7 @@ class Exchange:
     view: Json | None = None        # what the router and the transformers see of the request
     target: Route | None = None     # the route that answered (or the last one tried)
     tried: list[Route] = field(default_factory=list)
+    bodies: Bodies | None = None    # the bytes kept for observers that want bodies, else None
 
     @property
     def route(self) -> Route:
@@ -277,6 +292,8 @@ async def _first_answer(ex: Exchange, stack: AsyncExitStack,
         ex.tried.append(target)
         call = _call(ex, target)
         up = await _to_wire(ex, call)
+        if ex.bodies is not None:  # the inspector is on: what this target is sent, as sent
+            ex.bodies.provider = jsonlib.dumps(up.body)
         try:
             is_stream, body = await stack.enter_async_context(
                 open_upstream(ex.http, ex.runtime, target, call.ctx.api_key, up, lambda: _headers_came(ex)))
@@ -365,7 +382,8 @@ def _caller(ex: Exchange) -> image_agent.Caller:
     async def call(target: Route, body: Json) -> AsyncIterator[image_agent.Event]:
         prepared = PreparedRequest("anthropic", body, ex.prepared.request_id, stream=bool(body.get("stream")),
                                    headers=ex.prepared.headers, route=target)
-        sub = Exchange(ex.http, ex.runtime, prepared, RequestRecord(ex.record.request_id), ex.log)
+        sub = Exchange(ex.http, ex.runtime, prepared, RequestRecord(ex.record.request_id), ex.log,
+                       bodies=ex.bodies)
         async with reply(sub, nested=True) as answer:
             if ex.record.ttfb_ms is None:
                 ex.record.ttfb_ms = ex.elapsed_ms()
@@ -397,13 +415,14 @@ def failure(ex: Exchange, exc: BaseException) -> tuple[int, str, str]:
     return status, kind, message
 
 
-def finish(record: RequestRecord, started: float, runtime: Runtime, observers: list[Observer]) -> None:
-    """The request is over: the observers (the usage ledger fills in `cost_usd`), then the
-    canonical log line."""
+def finish(record: RequestRecord, started: float, runtime: Runtime, observers: list[Observer],
+           bodies: Bodies | None = None) -> None:
+    """The request is over: the observers (the usage ledger fills in `cost_usd`; `bodies` when
+    they asked for them), then the canonical log line."""
     record.latency_ms = round((time.monotonic() - started) * 1000, 2)
     if record.session_id and record.input_tokens:
         runtime.router.usage.record(record.session_id, record.input_tokens + record.cache_read_tokens)
-    notify(observers, RecordedExchange(record))
+    notify(observers, RecordedExchange(record) if bodies is None else bodies.exchange(record))
     fields: dict[str, object] = {k: v for k, v in (
         ("route", f"{record.provider},{record.model}" if record.provider else None),
         ("reason", record.route_reason or None), ("stream", record.stream), ("status", record.status),

@@ -11,7 +11,10 @@ model, thinking) sets `prepared.route = None`, and the pipeline routes the reque
 
 Observers get one `RequestRecord` per request, fallback attempts summarised in `attempts`.
 They must be cheap (append to a bounded buffer); anything heavy goes off the event loop. The
-bodies are captured only while some observer asks for them (`Observers.want_bodies`).
+bodies are captured only while some observer asks for them (`Observers.want_bodies`): then the
+front door gives the pipeline's Exchange a `Bodies`, which the front door (client body, JSON
+reply), the pipeline (provider body) and the stream writer (streamed reply) fill, and
+`pipeline.finish` hands on in the `RecordedExchange`. Otherwise nothing is copied.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
     from .router import Route
 
 __all__ = ["RequestRecord", "AttemptRecord", "RecordedExchange", "PreparedRequest", "Observer",
-           "Adjuster", "Observers", "notify", "TASK_HEADER"]
+           "Adjuster", "Observers", "Bodies", "notify", "TASK_HEADER", "REPLY_CAP"]
 
 #: The header the execution API's Claude Code runs send, naming their task (`x-ccr-task: <id>`).
 TASK_HEADER = "x-ccr-task"
@@ -117,6 +120,23 @@ Observer = Callable[[RecordedExchange], None]
 Adjuster = Callable[[PreparedRequest], None]
 
 REPLY_CAP = 1024 * 1024  # bytes of a reply kept for observers that want bodies
+
+
+@dataclass(slots=True)
+class Bodies:
+    """The bytes of one exchange, gathered while an observer wants bodies (the inspector is on)."""
+
+    client: bytes | None = None          # the body the client sent, as read
+    provider: bytes | None = None        # the body sent to the last target tried (after the chain)
+    reply: bytearray = field(default_factory=bytearray)   # what went back, the first REPLY_CAP bytes
+
+    def add_reply(self, data: bytes) -> None:
+        room = REPLY_CAP - len(self.reply)
+        if room > 0:
+            self.reply += data[:room] if len(data) > room else data
+
+    def exchange(self, record: RequestRecord) -> RecordedExchange:
+        return RecordedExchange(record, self.client, self.provider, bytes(self.reply))
 
 
 class Observers(list[Observer]):

@@ -33,6 +33,7 @@ from ccr.errors import ConfigError
 from ccr.logs.setup import LOGGING
 from ccr.proxy.runtime import Runtime, validate_raw
 
+from .api.inspector import INSPECTOR, follow_config
 from .auth import bind_hosts
 from .keys import RUNTIME, STATE
 from .lifecycle import LIFECYCLE
@@ -87,6 +88,8 @@ def swap_runtime(app: web.Application, runtime: Runtime) -> None:
         warnings.filterwarnings("ignore", "Changing state of started or joined application",
                                 DeprecationWarning)
         app[RUNTIME] = runtime
+    if INSPECTOR in app:  # INSPECTOR switched on or off, its bounds changed
+        follow_config(app)
 
 
 async def apply_saved_config(app: web.Application) -> ReloadResult:

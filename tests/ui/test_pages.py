@@ -11,9 +11,6 @@ import anthropic
 import pytest
 from playwright.async_api import Page
 
-from ccr.config.extras import InspectorSettings
-from ccr.server.api.inspector import INSPECTOR
-from tests.admin.test_inspector import Exchange, Record
 from tests.execution.conftest import ScriptedModel, claude_bin
 
 from .conftest import open_ui, screenshot, wait_for
@@ -40,18 +37,21 @@ async def ask(url: str, text: str = "ping", **extra: Any) -> Any:
 
 async def test_the_inspector_shows_a_request_with_its_key_redacted(page, page_errors, ui_server, provider):
     ui = await ui_server(config(provider.url, INSPECTOR=True))
-    seeded = Exchange(Record(), json.dumps({"model": "claude-sonnet-5", "messages": [
-        {"role": "user", "content": f"my key is {SECRET}, and Bearer abcdefghijklmnop"}]}).encode(),
-        b'{"model": "gpt-test"}', b'{"content": [{"type": "text", "text": "pong"}]}')
-    ui.app[INSPECTOR].observe(seeded, InspectorSettings(enabled=True), [SECRET])
+    reply = await ask(ui.url, f"my key is {SECRET}, and Bearer abcdefghijklmnop")   # a real request
+    assert reply.content[0].text == "pong"
+    assert SECRET in json.dumps(provider.recorder.last)      # the provider got the text as it was
     await open_ui(page, ui.url, "inspector")
     await wait_for(page, "document.querySelector('[data-body=provider_body] pre')?.innerText.includes('gpt-test')")
     shown = await page.inner_text("#inspector-detail")
     assert "my key is [redacted]" in shown and "Bearer [redacted]" in shown
     assert SECRET not in shown and "abcdefghijklmnop" not in shown
     assert "fake,gpt-test (default)" in shown
-    assert '"model": "claude-sonnet-5"' in await page.inner_text("[data-body=client_body] pre")
-    assert "pong" in await page.inner_text("[data-body=reply] pre")
+    client = await page.inner_text("[data-body=client_body] pre")
+    assert '"model": "claude-sonnet-5"' in client and '"max_tokens": 50' in client
+    sent = await page.inner_text("[data-body=provider_body] pre")
+    assert '"model": "gpt-test"' in sent and '"role": "user"' in sent    # the routed model, OpenAI shape
+    assert '"text": "pong"' in await page.inner_text("[data-body=reply] pre")
+    await screenshot(page, "desktop-inspector-request")
     await page.click("#inspector-clear")
     await page.click("dialog[open] [data-confirm]")
     await wait_for(page, "document.querySelector('#inspector-list').innerText.includes('No requests recorded')")

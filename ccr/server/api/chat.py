@@ -19,7 +19,7 @@ from aiohttp import web
 from ccr.errors import CCRError, redact
 from ccr.formats.openai_in import validate_chat
 from ccr.proxy import pipeline
-from ccr.proxy.records import PreparedRequest, RequestRecord
+from ccr.proxy.records import Bodies, PreparedRequest, RequestRecord
 from ccr.server.api.body import read_body
 from ccr.server.api.openai_errors import error_response, openai_error
 from ccr.server.api.stream_out import ChatStreamOut, stream_reply
@@ -38,14 +38,18 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     app = request.app
     runtime = app[RUNTIME]
     record = RequestRecord(request_id=request[REQUEST_ID], front="openai")
+    observers = app[RECORD_OBSERVERS]
+    bodies = Bodies() if observers.want_bodies else None  # the inspector is on
     ex: pipeline.Exchange | None = None
     try:
         body = await read_body(request, "an OpenAI chat completions JSON object")
+        if bodies is not None:
+            bodies.client = await request.read()  # aiohttp keeps what read_body read
         validate_chat(body)
         record.stream = bool(body.get("stream"))
         prepared = PreparedRequest("openai", body, record.request_id, stream=record.stream, record=record,
                                    size=request.content_length)
-        ex = pipeline.Exchange(app[HTTP], runtime, prepared, record, log, started)
+        ex = pipeline.Exchange(app[HTTP], runtime, prepared, record, log, started, bodies=bodies)
         await pipeline.route(ex, app[REQUEST_ADJUSTERS])
         if record.stream:
             out = ChatStreamOut(request, ex.headers(), runtime.config.keepalive_ms / 1000)
@@ -55,11 +59,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
                 completion = await answer.whole()
             response = web.json_response(completion, headers=ex.headers())
         record.status = record.status or response.status
+        _keep_reply(bodies, response)
         return response
     except CCRError as exc:
         message = redact(exc.message, ex.secrets if ex is not None else ())
         record.status, record.error = exc.status, message
-        return error_response(exc, message)
+        return _keep_reply(bodies, error_response(exc, message))
     except asyncio.CancelledError:
         record.status, record.error = 499, "client closed the connection"
         raise
@@ -67,10 +72,16 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         log.exception("unhandled error", path=request.path)
         message = f"Internal error in ccr (request id {record.request_id}); the details are in the ccr log"
         record.status, record.error = 500, message
-        return web.json_response(openai_error(500, message, "api_error"), status=500)
+        return _keep_reply(bodies, web.json_response(openai_error(500, message, "api_error"), status=500))
     finally:
-        observers = app[RECORD_OBSERVERS]
-        pipeline.finish(record, started, runtime, observers)
+        pipeline.finish(record, started, runtime, observers, bodies)
+
+
+def _keep_reply(bodies: Bodies | None, response: web.StreamResponse) -> web.StreamResponse:
+    """A whole answer's bytes for the inspector (a stream's are kept by its writer)."""
+    if bodies is not None and isinstance(response, web.Response) and isinstance(response.body, bytes):
+        bodies.add_reply(response.body)
+    return response
 
 
 def setup(app: web.Application) -> None:

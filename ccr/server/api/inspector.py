@@ -5,16 +5,17 @@
                                  (bodies as text, secrets redacted), "truncated"
     DELETE /api/inspector        forget every entry: {"cleared": n}
 
-Capture is switched on by `INSPECTOR: true` in the config (a save and restart applies it).
-`observer(app)` is the callable for the pipeline's RECORD_OBSERVERS list (it also sets
-`want_bodies` on that list while the inspector is on, so the bodies are captured).
+Capture is switched on by `INSPECTOR: true` in the config (a save and restart applies it:
+`follow_config` runs at start and whenever ccr.server.reload swaps the config). While it is on,
+the inspector's observer is in the pipeline's RECORD_OBSERVERS list and `want_bodies` is set on
+that list, so the front doors, the pipeline and the stream writer keep the bodies. While it is
+off, neither: a request pays nothing for the inspector.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -23,9 +24,9 @@ from ccr.errors import NotFoundError
 from ccr.logs.setup import config_secrets
 from ccr.proxy.records import RecordedExchange
 from ccr.server.inspector import Inspector
-from ccr.server.keys import RUNTIME
+from ccr.server.keys import RECORD_OBSERVERS, RUNTIME
 
-__all__ = ["INSPECTOR", "setup", "observer"]
+__all__ = ["INSPECTOR", "setup", "follow_config"]
 
 INSPECTOR: web.AppKey[Inspector] = web.AppKey("inspector", Inspector)
 routes = web.RouteTableDef()
@@ -59,20 +60,31 @@ async def clear(request: web.Request) -> web.Response:
     return web.json_response({"cleared": request.app[INSPECTOR].clear()})
 
 
-def observer(app: web.Application, observers: Any) -> Callable[[RecordedExchange], None]:
-    """The RECORD_OBSERVERS callable: keep each exchange while INSPECTOR is on."""
-    inspector = app[INSPECTOR]
-    inspector.attached = True
+@dataclass(frozen=True, slots=True)
+class _Observer:
+    """The inspector's RECORD_OBSERVERS callable, with the settings and secrets of one config."""
 
-    def observe(exchange: RecordedExchange) -> None:
-        settings = _settings(app)
-        observers.want_bodies = settings.enabled  # bodies are captured only while someone looks
-        inspector.observe(exchange, settings, config_secrets(app[RUNTIME].config))
+    inspector: Inspector
+    settings: InspectorSettings
+    secrets: tuple[str, ...]
 
-    observers.want_bodies = _settings(app).enabled
-    return observe
+    def __call__(self, exchange: RecordedExchange) -> None:
+        self.inspector.observe(exchange, self.settings, self.secrets)
+
+
+def follow_config(app: web.Application) -> None:
+    """Put the inspector's observer in RECORD_OBSERVERS (and ask for bodies) while the config
+    says INSPECTOR: true; take it out otherwise. Entries already kept stay until cleared."""
+    observers, config = app[RECORD_OBSERVERS], app[RUNTIME].config
+    settings = inspector_settings(config.data)
+    observers[:] = [o for o in observers if not isinstance(o, _Observer)]
+    observers.want_bodies = settings.enabled
+    if settings.enabled:
+        secrets = (*config_secrets(config), *([config.access.admin_key] if config.access.admin_key else []))
+        observers.append(_Observer(app[INSPECTOR], settings, secrets))
 
 
 def setup(app: web.Application) -> None:
-    app[INSPECTOR] = Inspector()
+    app[INSPECTOR] = Inspector(attached=True)
     app.add_routes(routes)
+    follow_config(app)

@@ -15,10 +15,10 @@ import structlog
 from aiohttp import web
 
 from ccr import jsonlib
-from ccr.errors import CCRError, redact
+from ccr.errors import CCRError, error_body, redact
 from ccr.formats.validate import validate_request
 from ccr.proxy import pipeline
-from ccr.proxy.records import TASK_HEADER, PreparedRequest, RequestRecord
+from ccr.proxy.records import TASK_HEADER, Bodies, PreparedRequest, RequestRecord
 from ccr.proxy.router import session_id_of
 from ccr.server.api.body import read_body
 from ccr.server.api.stream_out import StreamOut, stream_reply
@@ -38,9 +38,13 @@ async def messages(request: web.Request) -> web.StreamResponse:
     app = request.app
     runtime = app[RUNTIME]  # this snapshot serves the whole request, reload or not
     record = RequestRecord(request_id=request[REQUEST_ID], task_id=request.headers.get(TASK_HEADER))
+    observers = app[RECORD_OBSERVERS]
+    bodies = Bodies() if observers.want_bodies else None  # the inspector is on
     ex: pipeline.Exchange | None = None
     try:
         body = await read_body(request)
+        if bodies is not None:
+            bodies.client = await request.read()  # aiohttp keeps what read_body read
         validate_request(body)
         record.stream = bool(body.get("stream"))
         record.session_id = session_id_of(body, request.headers.get("X-Claude-Code-Session-Id"))
@@ -48,7 +52,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         prepared = PreparedRequest("anthropic", body, record.request_id, stream=record.stream,
                                    session_id=record.session_id, task_id=record.task_id,
                                    headers=headers, record=record, size=request.content_length)
-        ex = pipeline.Exchange(app[HTTP], runtime, prepared, record, log, started)
+        ex = pipeline.Exchange(app[HTTP], runtime, prepared, record, log, started, bodies=bodies)
         await pipeline.route(ex, app[REQUEST_ADJUSTERS])
         if record.stream:
             response = await stream_reply(StreamOut(request, ex.headers(), runtime.config.keepalive_ms / 1000), ex)
@@ -56,19 +60,22 @@ async def messages(request: web.Request) -> web.StreamResponse:
             async with pipeline.reply(ex) as answer:
                 message = await answer.whole()
             response = web.json_response(message, headers=ex.headers(), dumps=jsonlib.dumps_str)
+            if bodies is not None and isinstance(response.body, bytes):
+                bodies.add_reply(response.body)
         record.status = record.status or response.status
         return response
     except CCRError as exc:
         exc.message = redact(exc.message, ex.secrets if ex is not None else ())
         exc.args = (exc.message,)
         record.status, record.error = exc.status, exc.message
+        if bodies is not None and not bodies.reply:  # the error answer the middleware writes
+            bodies.add_reply(jsonlib.dumps(error_body(exc.error_type, exc.message)))
         raise
     except asyncio.CancelledError:
         record.status, record.error = 499, "client closed the connection"
         raise
     finally:
-        observers = app[RECORD_OBSERVERS]
-        pipeline.finish(record, started, runtime, observers)
+        pipeline.finish(record, started, runtime, observers, bodies)
 
 
 @routes.post("/v1/messages/count_tokens")

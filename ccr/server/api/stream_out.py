@@ -12,6 +12,8 @@ one upstream read produced goes out in one write, except the reply's first conte
 nothing has been written for `keepalive` seconds (a slow model thinking, a slow first token),
 Anthropic `ping` events go out, starting the response if need be, so that idle timeouts of
 proxies and clients do not cut the stream. Pings are only ever written between whole events.
+While the inspector is on (`ex.bodies`), `stream_reply` sets `copy`, and every write is also
+appended there, up to records.REPLY_CAP bytes; otherwise `copy` is None and nothing is copied.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from aiohttp import web
 from ccr import jsonlib
 from ccr.errors import CCRError, error_body
 from ccr.proxy.pipeline import Answer, Exchange, failure, reply
+from ccr.proxy.records import Bodies
 from ccr.sse import encode_event
 
 from .openai_errors import openai_error
@@ -58,6 +61,7 @@ class StreamOut:
         self.closed = False
         self.content_started = False
         self.flush_now = False  # the reply's first content is in the buffer: write it at once
+        self.copy: Bodies | None = None  # what was written, for the inspector (only while it is on)
         self._lock = asyncio.Lock()
         self._pinger: asyncio.Task[None] | None = None
 
@@ -109,6 +113,8 @@ class StreamOut:
         """Write whole events (starting the response if need be)."""
         await self.start()
         self.last_write = time.monotonic()
+        if self.copy is not None:
+            self.copy.add_reply(data)
         await self.response.write(data)
 
     async def close(self) -> None:
@@ -160,6 +166,7 @@ _CONTENT_FIELDS = ("content", "tool_calls", "reasoning_content", "reasoning")
 
 async def stream_reply(out: StreamOut, ex: Exchange) -> web.StreamResponse:
     """Call the pipeline with keep-alives running and write its reply to `out`."""
+    out.copy = ex.bodies
     async with out:  # keep-alive pings from now on, even while we wait for the provider
         try:
             async with reply(ex) as answer:

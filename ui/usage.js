@@ -64,7 +64,8 @@ export class UsagePanel {
         api.stats({ since: since.toISOString(), until: until.toISOString(), group: this.group.value, by }),
         api.version().catch(() => null)]);
       this.renderAbout(data, version);
-      this.renderCharts(Array.isArray(data?.series) ? data.series : null, data?.rows ?? [], by);
+      const span = [Math.floor(since.getTime() / 1000), Math.ceil(until.getTime() / 1000)];
+      this.renderCharts(Array.isArray(data?.series) ? data.series : null, data?.rows ?? [], by, span);
       this.renderTable(Array.isArray(data?.rows) ? data.rows : (data?.models ?? []), by);
     } catch (error) {
       mount(this.plots, h("p", { class: "error", role: "alert" }, error.message));
@@ -88,8 +89,9 @@ export class UsagePanel {
     this.about.textContent = parts.join(" · ");
   }
 
-  /** One chart per metric; x = time buckets, one series per model or provider. */
-  renderCharts(series, rows, by) {
+  /** One chart per metric; x = time buckets over the chosen range (`span`, epoch seconds: uPlot
+   * would otherwise stretch a single bucket over years), one series per model or provider. */
+  renderCharts(series, rows, by, span) {
     this.charts.forEach((chart) => chart.destroy());
     this.charts = [];
     if (series === null) {
@@ -121,7 +123,7 @@ export class UsagePanel {
     for (const box of boxes) {
       const options = { width: this.width(), height: 200, series: [{}, ...box.plotSeries],
         axes: [{}, { size: 60 }], legend: { live: false }, cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } } };
+        scales: { x: { time: true, range: () => span } } };
       this.charts.push(new uPlot(options, box.plotData, box));
     }
   }

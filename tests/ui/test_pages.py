@@ -58,6 +58,36 @@ async def test_the_inspector_shows_a_request_with_its_key_redacted(page, page_er
     assert page_errors == [], page_errors
 
 
+CHART_REQUESTS = """(() => { const data = document.querySelector('#chart-requests')?.plotData;
+    return data ? data.slice(1).flat().reduce((a, b) => a + b, 0) : null; })()"""
+TABLE_REQUESTS = """[...document.querySelectorAll('#usage-table tbody tr')]
+    .reduce((sum, row) => sum + Number(row.children[1].innerText.replace(/[^0-9]/g, '')), 0)"""
+
+
+async def usage_counts(page: Page) -> tuple[int, int]:
+    """(requests in the uPlot chart's data, requests in the table) as the Usage page shows them."""
+    return int(await page.evaluate(CHART_REQUESTS) or 0), int(await page.evaluate(TABLE_REQUESTS))
+
+
+async def test_the_usage_chart_counts_a_request(page, page_errors, ui_server, provider):
+    ui = await ui_server(config(provider.url))
+    await ask(ui.url, "first")          # one request already in the ledger, so the chart is drawn
+    await open_ui(page, ui.url, "stats")
+    await wait_for(page, "document.querySelector('#chart-requests canvas')")
+    before = await usage_counts(page)
+    assert before[0] == before[1] >= 1, before
+    await ask(ui.url, "second")         # a real request through ccr, with the SDK
+    deadline = asyncio.get_running_loop().time() + 15
+    while (now := await usage_counts(page))[0] == before[0]:
+        assert asyncio.get_running_loop().time() < deadline, f"the chart still counts {now}"
+        await page.click("#usage-refresh")
+        await page.wait_for_timeout(200)
+    assert now == (before[0] + 1, before[1] + 1)
+    assert await page.get_attribute("#chart-requests", "data-total") == str(now[0])
+    await screenshot(page, "desktop-usage-counted")
+    assert page_errors == [], page_errors
+
+
 @pytest.fixture
 async def scripted(fake_upstream: Any) -> tuple[ScriptedModel, str]:
     model = ScriptedModel()

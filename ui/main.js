@@ -111,19 +111,33 @@ async function save({ restart = false } = {}) {
   }
 }
 
-/** Outline the fields a problem names: "PORT: ..." -> #setting-PORT, "Router.think: ..." -> #route-think. */
+/** Outline the fields a problem names ("PORT: ..." -> #setting-PORT, "Router.think: ..." ->
+ * #route-think) and show the problem under the field, where a screen reader finds it too. */
 function markInvalid(problems) {
   for (const problem of problems) {
     const path = problem.split(":")[0].trim();
     const [head, key] = path.split(".");
     const id = head === "Router" && key ? `route-${key}` : `setting-${head}`;
     const field = document.getElementById(id);
-    if (field) field.setAttribute("aria-invalid", "true");
+    if (!field) continue;
+    field.setAttribute("aria-invalid", "true");
+    const box = field.closest(".field") ?? field.parentElement;
+    let message = box.querySelector(`[data-problem-for="${id}"]`);
+    if (!message) {
+      message = h("small", { class: "field-error", id: `${id}-problem`, dataset: { problemFor: id } });
+      box.append(message);
+      field.setAttribute("aria-describedby", message.id);
+    }
+    message.textContent = message.textContent ? `${message.textContent} ${problem}` : problem;
   }
 }
 
 function clearInvalid() {
-  for (const field of document.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
+  for (const field of document.querySelectorAll("[aria-invalid]")) {
+    field.removeAttribute("aria-invalid");
+    field.removeAttribute("aria-describedby");
+  }
+  for (const message of document.querySelectorAll(".field-error[data-problem-for]")) message.remove();
 }
 
 async function restartServer() {

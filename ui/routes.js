@@ -1,5 +1,6 @@
 // Router: which provider,model serves which kind of request. Only the keys shown here are
-// written; other Router keys stay as they are.
+// written; other Router keys stay as they are. A route written as a list (its fallbacks after
+// the first entry, see docs/fallback.md) shows its first entry; changing it keeps the rest.
 
 import { field, h, mount } from "./dom.js";
 
@@ -34,7 +35,8 @@ export class RouterPanel {
         ? h("p", { class: "empty" }, "Add a provider with at least one model first; its models appear here.")
         : null,
       h("div", { class: "form-grid" },
-        ROUTES.map(([key, label, hint]) => field(label, this.select(key, router[key], choices), hint)),
+        ROUTES.map(([key, label, hint]) => field(label, this.select(key, router[key], choices),
+          [hint, this.fallbacks(key, router[key])].filter(Boolean).join(" "))),
         field("Long-context threshold (tokens)", this.threshold(router.longContextThreshold),
           "Requests with more input tokens than this go to Long context (default 60000).")),
       others.length
@@ -43,7 +45,17 @@ export class RouterPanel {
         : null);
   }
 
-  select(key, current, choices) {
+  /** "Falls back to …": the rest of a Router list, then the top-level `fallback` entry. */
+  fallbacks(key, current) {
+    const table = this.store.config.fallback;
+    const extra = table && typeof table === "object" && Array.isArray(table[key]) ? table[key] : [];
+    const rest = [...(Array.isArray(current) ? current.slice(1) : []), ...extra].map(String);
+    return rest.length ? `Falls back to ${rest.map((r) => r.replace(",", " · ")).join(", then ")}.` : "";
+  }
+
+  select(key, value, choices) {
+    const list = Array.isArray(value) ? value : null;
+    const current = list ? list[0] : value;
     const options = [h("option", { value: "" }, key === "default" ? "— choose a model —" : "— not set —")];
     const known = new Set(choices);
     if (typeof current === "string" && current && !known.has(current)) {
@@ -51,7 +63,8 @@ export class RouterPanel {
     }
     for (const choice of choices) options.push(h("option", { value: choice }, choice.replace(",", " · ")));
     const select = h("select", { id: `route-${key}`, name: key,
-      onchange: () => this.store.setKey(this.store.router({ create: true }), key, select.value) }, options);
+      onchange: () => this.store.setKey(this.store.router({ create: true }), key,
+        list && select.value ? [select.value, ...list.slice(1)] : select.value) }, options);
     select.value = typeof current === "string" ? current : "";
     return select;
   }

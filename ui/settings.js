@@ -15,7 +15,12 @@ const SETTINGS = [
   { key: "PORT", label: "Port", kind: "int", placeholder: "3456", hint: "Takes a restart." },
   { key: "APIKEY", label: "API key", kind: "secret", placeholder: "$CCR_APIKEY",
     hint: "Clients send it as x-api-key or Authorization: Bearer. $VAR reads it from the environment." },
+  { key: "ADMIN_APIKEY", label: "Admin key", kind: "secret", placeholder: "$CCR_ADMIN_KEY",
+    hint: "For this UI, the management API and the execution API (default: the API key; with no key "
+      + "at all, the local admin token). Once it differs, the API key is not enough to manage ccr." },
   { key: "API_TIMEOUT_MS", label: "Upstream timeout (ms)", kind: "int", placeholder: "600000" },
+  { key: "IDLE_TIMEOUT_MS", label: "Idle connection timeout (ms)", kind: "int", placeholder: "30000",
+    hint: "A client connection idle this long is closed (500 to 30000). Applies when ccr starts." },
   { key: "PROXY_URL", label: "Proxy URL", kind: "text", placeholder: "http://127.0.0.1:7890",
     hint: "HTTP(S) proxy for calls to providers." },
   { key: "CUSTOM_ROUTER_PATH", label: "Custom router", kind: "text",

@@ -1,1 +1,1 @@
-"""ccr's benchmark: `python -m bench` (see run.py and the README, "Benchmark")."""
+"""ccr's benchmark: `python -m bench` (see run.py and docs/benchmark.md)."""

@@ -12,6 +12,10 @@ const CHARTS = [
   ["cost", "Cost (USD)", (c) => c.cost_usd ?? 0],
 ];
 const COLORS = ["#1f6feb", "#d4731c", "#1a7f37", "#8250df", "#cf222e", "#0a7ea4", "#9a6700", "#bf3989"];
+// y-axis steps for counts: whole numbers only (uPlot would mark 0.5 requests)
+const WHOLE_STEPS = [1, 2, 5].flatMap((n) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8].map((p) => n * p))
+  .sort((a, b) => a - b);
+const plural = (n, word) => `${num(n)} ${word}${n === 1 ? "" : "s"}`;
 const num = (value) => (typeof value === "number" ? value.toLocaleString() : "—");
 const usd = (value) => (typeof value === "number" ? `$${value.toFixed(value < 1 ? 4 : 2)}` : "—");
 
@@ -77,7 +81,7 @@ export class UsagePanel {
     const parts = [];
     const total = data?.total;
     if (total) {
-      parts.push(`${num(total.requests)} requests, ${num(total.errors)} errors, `
+      parts.push(`${plural(total.requests, "request")}, ${plural(total.errors, "error")}, `
         + `${num(total.input_tokens)} tokens in, ${num(total.output_tokens)} out`);
       if (typeof total.cost_usd === "number") parts.push(`${usd(total.cost_usd)}`);
     }
@@ -116,13 +120,14 @@ export class UsagePanel {
         stroke: COLORS[i % COLORS.length], fill: `${COLORS[i % COLORS.length]}22`, width: 2,
         points: { show: true, size: 5 } }));
       box.plotTitle = title;
+      box.plotWhole = id !== "cost";
       return box;
     });
     mount(this.plots, buckets.length ? boxes : h("p", { class: "empty" }, "No requests in this range."));
     if (!buckets.length) return;
     for (const box of boxes) {
       const options = { width: this.width(), height: 200, series: [{}, ...box.plotSeries],
-        axes: [{}, { size: 60 }], legend: { live: false }, cursor: { drag: { x: false, y: false } },
+        axes: [{}, { size: 60, ...(box.plotWhole ? { incrs: WHOLE_STEPS } : {}) }], legend: { live: false }, cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true, range: () => span } } };
       this.charts.push(new uPlot(options, box.plotData, box));
     }

@@ -98,6 +98,7 @@ class RecordedExchange:
     client_body: bytes | None = None     # what the client sent
     provider_body: bytes | None = None   # what ccr sent to the (last) provider
     reply: bytes | None = None           # what went back to the client (capped)
+    reply_cut: bool = False              # the reply was longer than REPLY_CAP
 
 
 @dataclass(slots=True)
@@ -129,14 +130,17 @@ class Bodies:
     client: bytes | None = None          # the body the client sent, as read
     provider: bytes | None = None        # the body sent to the last target tried (after the chain)
     reply: bytearray = field(default_factory=bytearray)   # what went back, the first REPLY_CAP bytes
+    reply_cut: bool = False
 
     def add_reply(self, data: bytes) -> None:
         room = REPLY_CAP - len(self.reply)
-        if room > 0:
-            self.reply += data[:room] if len(data) > room else data
+        if len(data) > room:
+            self.reply_cut = True
+            data = data[:max(room, 0)]
+        self.reply += data
 
     def exchange(self, record: RequestRecord) -> RecordedExchange:
-        return RecordedExchange(record, self.client, self.provider, bytes(self.reply))
+        return RecordedExchange(record, self.client, self.provider, bytes(self.reply), self.reply_cut)
 
 
 class Observers(list[Observer]):

@@ -64,7 +64,7 @@ class Inspector:
         raw = {"client_body": exchange.client_body, "provider_body": exchange.provider_body,
                "reply": exchange.reply}
         bodies = {name: (body or b"")[:cap] for name, body in raw.items()}
-        truncated = any(len(body or b"") > cap for body in raw.values())
+        truncated = exchange.reply_cut or any(len(body or b"") > cap for body in raw.values())
         entry = _Entry(self._next, exchange.record, bodies, truncated)
         self._next += 1
         self._secrets = tuple(secrets)

@@ -14,7 +14,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from ccr.proxy.records import RecordedExchange
+from ccr.proxy.records import REPLY_CAP, RecordedExchange
 from ccr.server.inspector import REDACTED, redact_text
 from ccr.server.keys import RECORD_OBSERVERS
 from tests.helpers import admin_headers, sse
@@ -218,6 +218,18 @@ async def test_big_bodies_are_cut_within_the_byte_budget(admin_server, upstream)
     entry = await newest(admin)
     assert entry["truncated"] is True and '"content":"2 xxx' in entry["client_body"]
     assert entry["bytes"] <= budget
+
+
+async def test_a_reply_is_kept_up_to_its_cap(admin_server, fake_upstream):
+    async def wordy(request: web.Request) -> web.Response:
+        return web.json_response(chat_reply("w" * (REPLY_CAP + 1000)))
+
+    up = await fake_upstream(wordy)
+    admin = await admin_server(config(up.url, INSPECTOR=True, INSPECTOR_MAX_BYTES=16 * 1024 * 1024))
+    assert len(await ask(admin)) == REPLY_CAP + 1000
+    entry = await newest(admin)
+    assert entry["truncated"] is True and len(entry["reply"]) == REPLY_CAP    # cut, and said so
+    assert entry["reply"].startswith('{"id":') and json.loads(entry["client_body"])["model"] == "claude-sonnet-5"
 
 
 async def test_a_restart_switches_the_inspector_on(admin_server, upstream):

@@ -159,6 +159,20 @@ async def test_the_openai_front_door_is_kept_too(admin_server, upstream, stream)
         assert json.loads(entry["reply"])["choices"][0]["message"]["content"] == "pong"
 
 
+async def test_a_refused_request_is_kept_with_its_error(admin_server, upstream):
+    admin = await admin_server(config(upstream.url, INSPECTOR=True))
+    async with claude(admin) as client:
+        with pytest.raises(anthropic.BadRequestError):
+            await client.messages.create(model="claude-sonnet-5", max_tokens=50,
+                                         messages=[{"role": "robot", "content": "hi"}])
+    entry = await newest(admin)
+    assert entry["status"] == 400 and entry["provider_body"] == "" and upstream.recorder.requests == []
+    assert json.loads(entry["client_body"])["messages"][0]["role"] == "robot"
+    reply = json.loads(entry["reply"])
+    assert reply["type"] == "error" and reply["error"]["type"] == "invalid_request_error"
+    assert reply["error"]["message"] == entry["error"]
+
+
 async def test_a_fallback_keeps_the_body_sent_to_the_last_target(admin_server, fake_upstream, upstream):
     async def busy(request: web.Request) -> web.Response:
         return web.json_response({"error": {"message": "overloaded"}}, status=503)

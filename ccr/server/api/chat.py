@@ -42,9 +42,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     bodies = Bodies() if observers.want_bodies else None  # the inspector is on
     ex: pipeline.Exchange | None = None
     try:
-        body = await read_body(request, "an OpenAI chat completions JSON object")
-        if bodies is not None:
-            bodies.client = await request.read()  # aiohttp keeps what read_body read
+        body = await read_body(request, "an OpenAI chat completions JSON object", keep=bodies)
         validate_chat(body)
         record.stream = bool(body.get("stream"))
         prepared = PreparedRequest("openai", body, record.request_id, stream=record.stream, record=record,

@@ -42,9 +42,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     bodies = Bodies() if observers.want_bodies else None  # the inspector is on
     ex: pipeline.Exchange | None = None
     try:
-        body = await read_body(request)
-        if bodies is not None:
-            bodies.client = await request.read()  # aiohttp keeps what read_body read
+        body = await read_body(request, keep=bodies)
         validate_request(body)
         record.stream = bool(body.get("stream"))
         record.session_id = session_id_of(body, request.headers.get("X-Claude-Code-Session-Id"))

@@ -246,7 +246,7 @@ async def test_a_reply_is_kept_up_to_its_cap(admin_server, fake_upstream):
     assert entry["reply"].startswith('{"id":') and json.loads(entry["client_body"])["model"] == "claude-sonnet-5"
 
 
-async def test_a_restart_switches_the_inspector_on(admin_server, upstream):
+async def test_a_restart_switches_the_inspector_on_and_off(admin_server, upstream):
     admin = await admin_server(config(upstream.url))
     await ask(admin, "before")
     status, body, _ = await admin.call("POST", "/api/config", json_body=config(upstream.url, INSPECTOR=True))
@@ -258,6 +258,16 @@ async def test_a_restart_switches_the_inspector_on(admin_server, upstream):
     assert len(listed) == 1
     entry = await newest(admin)
     assert json.loads(entry["client_body"])["messages"][0]["content"] == "after" and entry["reply"]
+
+    seen: list[RecordedExchange] = []
+    admin.app[RECORD_OBSERVERS].append(seen.append)
+    status, body, _ = await admin.call("POST", "/api/config", json_body=config(upstream.url))
+    assert status == 200, body
+    status, body, _ = await admin.call("POST", "/api/restart")
+    assert status == 200, body
+    await ask(admin, "off again")
+    assert [e["id"] for e in await entries(admin)] == [entry["id"]]   # kept until cleared, nothing new
+    assert len(seen) == 1 and seen[0].client_body is None and seen[0].reply is None   # no bodies copied
 
 
 def test_redact_text_leaves_non_json_bodies_as_text():

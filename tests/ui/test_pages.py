@@ -1,5 +1,6 @@
-"""The Tasks and Inspector pages, the log following live, the admin token from the URL,
-and a screenshot of every page on a desktop and a phone."""
+"""The Tasks, Inspector and Usage pages (each driven by real requests through ccr), the log
+following live, the admin token from the URL, and a screenshot of every page on a desktop and
+a phone."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ Example plugin (a `.py` file named in the config's `transformers` list):
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import structlog
@@ -86,7 +86,7 @@ class Upstream:
                 body.pop(key, None)
             else:
                 body[key] = value
-        return replace(self, body=body)
+        return Upstream(self.url, body, self.headers)
 
     def with_headers(self, **changes: str | None) -> Upstream:
         """A copy with headers set (None removes one). Underscores in names become dashes."""
@@ -97,7 +97,7 @@ class Upstream:
                 del headers[existing]
             if value is not None:
                 headers[name] = value
-        return replace(self, headers=headers)
+        return Upstream(self.url, self.body, headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,23 +161,28 @@ class Chain:
     take is dropped), then passes the steps left to right, the dialect's translation last.
     Replies (whole or streamed) pass them right to left, so the step nearest the wire on the
     way out is the first to see the reply (onion order). Steps that leave a hook alone cost
-    nothing on that path.
+    nothing on that path: which steps override which hook is worked out once, when the chain
+    is built, not per request.
     """
 
     steps: tuple[Transformer, ...]
+    dialect: Transformer | None = field(init=False, repr=False, compare=False)
+    native: bool = field(init=False, repr=False, compare=False)  # does the chain keep the Anthropic shape end to end?
+    _admits: bool = field(init=False, repr=False, compare=False)
+    _requests: tuple[Transformer, ...] = field(init=False, repr=False, compare=False)
+    _responses: tuple[Transformer, ...] = field(init=False, repr=False, compare=False)  # right to left
+    _streams: tuple[Transformer, ...] = field(init=False, repr=False, compare=False)    # right to left
 
-    @property
-    def dialect(self) -> Transformer | None:
-        for step in self.steps:
-            if step.dialect:
-                return step
-        return None
-
-    @property
-    def native(self) -> bool:
-        """Does this chain keep the Anthropic shape end to end (its dialect is `native`)?"""
-        dialect = self.dialect
-        return dialect is not None and dialect.native
+    def __post_init__(self) -> None:
+        dialect = next((step for step in self.steps if step.dialect), None)
+        backwards = tuple(reversed(self.steps))
+        for name, value in (
+                ("dialect", dialect), ("native", dialect is not None and dialect.native),
+                ("_admits", dialect is not None and _overrides(dialect, "admit")),
+                ("_requests", tuple(s for s in self.steps if _overrides(s, "request"))),
+                ("_responses", tuple(s for s in backwards if _overrides(s, "response"))),
+                ("_streams", tuple(s for s in backwards if _overrides(s, "stream")))):
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -188,22 +193,21 @@ class Chain:
         return any(_overrides(step, hook) for step in self.steps)
 
     async def request(self, up: Upstream, ctx: Context) -> Upstream:
-        dialect = self.dialect
-        if dialect is not None and _overrides(dialect, "admit"):
-            up = replace(up, body=dialect.admit(up.body, ctx))
-        for step in self.steps:
-            if _overrides(step, "request"):
-                up = await step.request(up, ctx)
+        if self._admits:
+            assert self.dialect is not None
+            body = self.dialect.admit(up.body, ctx)
+            if body is not up.body:
+                up = Upstream(up.url, body, up.headers)
+        for step in self._requests:
+            up = await step.request(up, ctx)
         return up
 
     async def response(self, body: Json, ctx: Context) -> Json:
-        for step in reversed(self.steps):
-            if _overrides(step, "response"):
-                body = await step.response(body, ctx)
+        for step in self._responses:
+            body = await step.response(body, ctx)
         return body
 
     def stream(self, chunks: AsyncIterator[Json], ctx: Context) -> AsyncIterator[Json]:
-        for step in reversed(self.steps):  # the last step wraps the raw upstream
-            if _overrides(step, "stream"):
-                chunks = step.stream(chunks, ctx)
+        for step in self._streams:  # the last step wraps the raw upstream
+            chunks = step.stream(chunks, ctx)
         return chunks

@@ -24,6 +24,7 @@ Wrong or missing keys are logged and throttled per client address (ccr.server.th
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import math
@@ -124,8 +125,13 @@ def _own_origins(request: web.Request, port: int) -> set[str]:
 
 
 def _loopback_peer(request: web.Request) -> bool:
+    return _is_loopback(request.remote or "")
+
+
+@functools.lru_cache(maxsize=256)  # peers are few; parsing one is the dearest step of a local check
+def _is_loopback(address: str) -> bool:
     try:
-        return ipaddress.ip_address((request.remote or "").split("%", 1)[0]).is_loopback
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
     except ValueError:
         return False
 

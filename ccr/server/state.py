@@ -12,6 +12,7 @@ class ServerState:
     config_path: Path | None
     started: float = field(default_factory=time.time)
     started_monotonic: float = field(default_factory=time.monotonic)
+    open_streams: int = 0  # streamed replies (/v1/messages, chat) in progress: the metrics' gauge
 
     @property
     def uptime(self) -> float:

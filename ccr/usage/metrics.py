@@ -13,7 +13,7 @@ route; prometheus-client only renders them, at scrape time, through a collector 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -92,10 +92,10 @@ class _Series:
 
 
 class Metrics(Collector):
-    def __init__(self) -> None:
+    def __init__(self, open_streams: Callable[[], int] = lambda: 0) -> None:
         self._series: dict[tuple[str, str, str], _Series] = {}
         self._errors: dict[tuple[str, str, str], int] = {}
-        self.open_streams = 0
+        self._open_streams = open_streams  # the server counts them (ccr.server.api.stream_out)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -171,6 +171,6 @@ class Metrics(Collector):
                     merged.counts = [a + b for a, b in zip(merged.counts, h.counts, strict=True)]
                     merged.sum += h.sum
                 histogram.add_metric(names, merged.buckets(), merged.sum)
-        streams = GaugeMetricFamily("ccr_open_streams", "Event streams being sent to clients now",
-                                    value=self.open_streams)
+        streams = GaugeMetricFamily("ccr_open_streams", "Streamed replies being sent to clients now",
+                                    value=self._open_streams())
         yield from (requests, errors, tokens, cost, unpriced, fallbacks, clamped, latency, ttfb, streams)

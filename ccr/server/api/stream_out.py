@@ -33,6 +33,7 @@ from ccr.proxy.pipeline import Answer, Exchange, failure, reply
 from ccr.proxy.records import Bodies
 from ccr.sse import encode_event
 
+from ..keys import STATE
 from .openai_errors import openai_error
 
 __all__ = ["StreamOut", "ChatStreamOut", "stream_reply", "send", "PING", "COMMENT_PING", "DONE"]
@@ -167,17 +168,22 @@ _CONTENT_FIELDS = ("content", "tool_calls", "reasoning_content", "reasoning")
 async def stream_reply(out: StreamOut, ex: Exchange) -> web.StreamResponse:
     """Call the pipeline with keep-alives running and write its reply to `out`."""
     out.copy = ex.bodies
-    async with out:  # keep-alive pings from now on, even while we wait for the provider
-        try:
-            async with reply(ex) as answer:
-                if not out.started:  # the route that answered
-                    out.response.headers.update(ex.headers())
-                return await send(out, ex, answer)
-        except CCRError as exc:
-            await out.stop_pings()
-            if not out.started:
-                raise  # nothing sent yet: a real HTTP error
-            return await end_with_error(out, ex, None, exc)
+    state = out.request.app[STATE]
+    state.open_streams += 1
+    try:
+        async with out:  # keep-alive pings from now on, even while we wait for the provider
+            try:
+                async with reply(ex) as answer:
+                    if not out.started:  # the route that answered
+                        out.response.headers.update(ex.headers())
+                    return await send(out, ex, answer)
+            except CCRError as exc:
+                await out.stop_pings()
+                if not out.started:
+                    raise  # nothing sent yet: a real HTTP error
+                return await end_with_error(out, ex, None, exc)
+    finally:
+        state.open_streams -= 1
 
 
 async def send(out: StreamOut, ex: Exchange, answer: Answer) -> web.StreamResponse:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +43,6 @@ routes = web.RouteTableDef()
 log = structlog.get_logger("ccr.usage")
 LEDGER: web.AppKey[Ledger] = web.AppKey("usage_ledger", Ledger)
 METRICS: web.AppKey[Metrics] = web.AppKey("usage_metrics", Metrics)
-_STREAMING: web.RequestKey[bool] = web.RequestKey("usage_streaming", bool)
 DEFAULT_SPAN = 30 * 86400.0
 
 
@@ -129,25 +128,6 @@ def _time(value: str | None, name: str, default: float) -> float:
     return number
 
 
-# ---- open streams: counted from the moment an event stream starts until its handler ends ----
-
-async def _count_stream(request: web.Request, response: web.StreamResponse) -> None:
-    if response.content_type == "text/event-stream" and not request.get(_STREAMING):
-        request[_STREAMING] = True
-        request.app[METRICS].open_streams += 1
-
-
-@web.middleware
-async def _streams_middleware(request: web.Request,
-                              handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                              ) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    finally:
-        if request.get(_STREAMING):
-            request.app[METRICS].open_streams -= 1
-
-
 # ---- wiring ----------------------------------------------------------------------------------
 
 async def _usage_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -174,8 +154,6 @@ async def _usage_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup(app: web.Application) -> None:
-    app[METRICS] = Metrics()
+    app[METRICS] = Metrics(open_streams=lambda: app[STATE].open_streams)
     app.cleanup_ctx.append(_usage_ctx)
-    app.on_response_prepare.append(_count_stream)
-    app.middlewares.append(_streams_middleware)
     app.add_routes(routes)

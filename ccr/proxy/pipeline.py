@@ -24,6 +24,7 @@ while a stream is being written to what the front door's `error` frame says.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -45,6 +46,7 @@ from ccr.formats.openai_to_anthropic import anthropic_request
 from ccr.formats.reply import to_message
 from ccr.formats.request import to_unified
 from ccr.jsonlib import Json
+from ccr.logs.setup import level_number
 from ccr.sse import read_events
 from ccr.transformers import Chain, Context, Upstream
 
@@ -423,6 +425,8 @@ def finish(record: RequestRecord, started: float, runtime: Runtime, observers: l
     if record.session_id and record.input_tokens:
         runtime.router.usage.record(record.session_id, record.input_tokens + record.cache_read_tokens)
     notify(observers, RecordedExchange(record) if bodies is None else bodies.exchange(record))
+    if record.status < 400 and level_number(runtime.config.log_level) > logging.INFO:
+        return  # the line would be filtered out: do not build it
     fields: dict[str, object] = {k: v for k, v in (
         ("route", f"{record.provider},{record.model}" if record.provider else None),
         ("reason", record.route_reason or None), ("stream", record.stream), ("status", record.status),

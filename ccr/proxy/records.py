@@ -77,17 +77,17 @@ class RequestRecord:
     cost_usd: float | None = None   # filled by the usage ledger
 
     def count(self, usage: Mapping[str, Any] | None) -> None:
-        """Take the token counts from an Anthropic `usage` object."""
-        if not isinstance(usage, Mapping):
+        """Take the token counts from an Anthropic `usage` object (what is not a count is 0)."""
+        if not isinstance(usage, dict):  # parsed JSON: a dict or nothing
             return
-        self.input_tokens = _int(usage.get("input_tokens"))
-        self.output_tokens = _int(usage.get("output_tokens"))
-        self.cache_read_tokens = _int(usage.get("cache_read_input_tokens"))
-        self.cache_write_tokens = _int(usage.get("cache_creation_input_tokens"))
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+        get = usage.get
+        read, write = get("cache_read_input_tokens"), get("cache_creation_input_tokens")
+        given, made = get("input_tokens"), get("output_tokens")
+        # exact ints only: a bool or a null is no count
+        self.input_tokens = given if given.__class__ is int else 0
+        self.output_tokens = made if made.__class__ is int else 0
+        self.cache_read_tokens = read if read.__class__ is int else 0
+        self.cache_write_tokens = write if write.__class__ is int else 0
 
 
 @dataclass(slots=True)

@@ -98,8 +98,8 @@ class _KnownSecrets:
 
 
 def config_secrets(config: Config) -> list[str]:
-    """Every secret value a config holds, resolved: the APIKEY and all provider keys."""
-    values = [config.apikey or ""]
+    """Every secret value a config holds, resolved: APIKEY, ADMIN_APIKEY and all provider keys."""
+    values = [config.apikey or "", config.access.admin_key or ""]
     for provider in config.providers:
         values.extend(provider.api_keys)
     return [v for v in values if v]

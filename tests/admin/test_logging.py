@@ -203,3 +203,26 @@ def test_each_start_opens_a_new_server_file(tmp_path):
     names = sorted(p.name for p in tmp_path.glob("ccr-*.log"))
     assert len(names) == 3  # same second: _N suffixes; the oldest two were pruned
     assert all(name.startswith("ccr-20250301100000") for name in names)
+
+
+async def test_the_admin_key_is_masked_in_the_logs_too(admin_server, fake_upstream):
+    admin_key = "ccr-admin-only-key-5b8e1d0c94"
+
+    async def echo(request: web.Request) -> web.StreamResponse:  # a provider that repeats what it got
+        body = await request.json()
+        return web.json_response({"error": {"message": f"bad input: {body['messages'][-1]['content']}"}},
+                                 status=400)
+
+    up = await fake_upstream(echo)
+    raw = {"Providers": [provider(up.url, models=["gpt-test"])], "Router": {"default": "fake,gpt-test"},
+           "APIKEY": APIKEY, "ADMIN_APIKEY": admin_key}
+    admin = await admin_server(raw, log=True)
+    async with anthropic.AsyncAnthropic(base_url=admin.url, api_key=APIKEY, max_retries=0) as client:
+        with contextlib.suppress(anthropic.BadRequestError):
+            await client.messages.create(model="claude-sonnet-5", max_tokens=5,
+                                         messages=[{"role": "user", "content": f"my admin key is {admin_key}"}])
+    admin.app[LOGGING].flush()
+    [server_log] = server_logs(admin.log_dir)
+    text = server_log.read_text()
+    assert "bad input: my admin key is" in text  # the provider's error was logged...
+    assert admin_key not in text                  # ...with the key masked

@@ -20,6 +20,7 @@ from aiohttp import web
 from ccr import jsonlib
 from ccr.config.limits import DEFAULT_MAX_BODY_MB, max_body_bytes
 from ccr.errors import CCRError, RequestError
+from ccr.proxy.records import Bodies
 from ccr.server.keys import RUNTIME
 
 __all__ = ["read_bytes", "read_text", "read_json", "body_limit"]
@@ -75,10 +76,15 @@ async def read_text(request: web.Request, what: str) -> str:
     return text
 
 
-async def read_json(request: web.Request, what: str, *, object_only: bool = True) -> Any:
-    """The body parsed as JSON: a dict (unless `object_only` is false) or a 400 saying what is wrong."""
+async def read_json(request: web.Request, what: str, *, object_only: bool = True,
+                    keep: Bodies | None = None) -> Any:
+    """The body parsed as JSON: a dict (unless `object_only` is false) or a 400 saying what is
+    wrong. With `keep` (the request inspector is on), the bytes read are kept there, refused
+    ones too."""
     charset = _charset(request)
     raw = await read_bytes(request)
+    if keep is not None:
+        keep.client = raw
     if not raw.strip():
         raise RequestError(f"the request body is empty; send {what} as a JSON object")
     data: bytes | str = raw if charset in _UTF8 else _decode(raw, charset)

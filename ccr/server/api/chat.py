@@ -20,9 +20,9 @@ from ccr.errors import CCRError, redact
 from ccr.formats.openai_in import validate_chat
 from ccr.proxy import pipeline
 from ccr.proxy.records import Bodies, PreparedRequest, RequestRecord
-from ccr.server.api.body import read_body
 from ccr.server.api.openai_errors import error_response, openai_error
 from ccr.server.api.stream_out import ChatStreamOut, stream_reply
+from ccr.server.body import read_json
 from ccr.server.keys import HTTP, RECORD_OBSERVERS, REQUEST_ADJUSTERS, RUNTIME
 from ccr.server.middlewares import REQUEST_ID
 
@@ -42,7 +42,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     bodies = Bodies() if observers.want_bodies else None  # the inspector is on
     ex: pipeline.Exchange | None = None
     try:
-        body = await read_body(request, "an OpenAI chat completions JSON object", keep=bodies)
+        body = await read_json(request, "an OpenAI chat completions request", keep=bodies)
         validate_chat(body)
         record.stream = bool(body.get("stream"))
         prepared = PreparedRequest("openai", body, record.request_id, stream=record.stream, record=record,

@@ -20,8 +20,8 @@ from ccr.formats.validate import validate_request
 from ccr.proxy import pipeline
 from ccr.proxy.records import TASK_HEADER, Bodies, PreparedRequest, RequestRecord
 from ccr.proxy.router import session_id_of
-from ccr.server.api.body import read_body
 from ccr.server.api.stream_out import StreamOut, stream_reply
+from ccr.server.body import read_json
 from ccr.server.keys import HTTP, RECORD_OBSERVERS, REQUEST_ADJUSTERS, RUNTIME
 from ccr.server.middlewares import REQUEST_ID
 from ccr.transformers.anthropic import FORWARDED_HEADERS
@@ -42,7 +42,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     bodies = Bodies() if observers.want_bodies else None  # the inspector is on
     ex: pipeline.Exchange | None = None
     try:
-        body = await read_body(request, keep=bodies)
+        body = await read_json(request, "an Anthropic Messages request", keep=bodies)
         validate_request(body)
         record.stream = bool(body.get("stream"))
         record.session_id = session_id_of(body, request.headers.get("X-Claude-Code-Session-Id"))
@@ -78,7 +78,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/v1/messages/count_tokens")
 async def count_tokens(request: web.Request) -> web.Response:
-    body = await read_body(request)
+    body = await read_json(request, "an Anthropic Messages request")
     validate_request(body, require_model=False)
     runtime = request.app[RUNTIME]
     return web.json_response({"input_tokens": await runtime.router.counter.count(body)})

@@ -12,6 +12,7 @@ network, which is when the writer sends everything the last read produced in one
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -96,6 +97,7 @@ _SSE_MARKERS = (b"data:", b"event:", b":", b"id:", b"retry:")
 
 
 _SLICE = 4096
+_BIG_BODY = 1024 * 1024  # bytes of a request body past which aiohttp wants a stream (ResourceWarning)
 
 
 async def json_chunks(body: Body, summary: StreamSummary,
@@ -240,8 +242,11 @@ async def open_upstream(http: aiohttp.ClientSession, runtime: Runtime, route: Ro
                         on_headers: Callable[[], None]) -> AsyncIterator[tuple[bool, Body]]:
     config = runtime.config
     label = route.name
+    data: bytes | io.BytesIO = jsonlib.dumps(up.body)
+    if len(data) > _BIG_BODY:  # aiohttp writes big bytes in one go and warns; a stream is written in parts
+        data = io.BytesIO(data)
     try:
-        async with http.post(up.url, data=jsonlib.dumps(up.body), headers=dict(up.headers),
+        async with http.post(up.url, data=data, headers=dict(up.headers),
                                   timeout=call_timeout(config), proxy=config.proxy_url) as resp:
             on_headers()
             if resp.status >= 400:

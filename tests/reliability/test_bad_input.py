@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from ccr import jsonlib
 from ccr.config import load
@@ -22,7 +23,7 @@ from ccr.config.limits import max_body_bytes
 from ccr.errors import ConfigError, RequestError
 from ccr.formats.validate import validate_request
 
-from .conftest import Live
+from .conftest import Live, chat_reply
 
 JSON_DOORS = ["/v1/messages", "/v1/messages/count_tokens", "/v1/chat/completions", "/api/config",
               "/api/claude-code", "/api/claude-code/async", "/api/claude-code/workflow",
@@ -309,6 +310,20 @@ async def test_body_under_max_body_mb_is_read(live: Any) -> None:
     status, answer = await ccr.call("POST", "/v1/messages/count_tokens", json.dumps(body).encode())
     assert status == 200, answer
     assert answer["input_tokens"] > 0
+
+
+async def test_a_body_over_one_mib_reaches_the_provider_whole(live: Any) -> None:
+    got: list[int] = []
+
+    async def measuring(request: web.Request) -> web.StreamResponse:
+        got.append(len(await request.content.read()))  # past the fake's own 1 MiB read limit
+        return web.json_response(chat_reply("ok"))
+
+    ccr: Live = await live(measuring)
+    body = json.dumps({**MESSAGE, "messages": [{"role": "user", "content": "a " * 1_500_000}]}).encode()
+    status, answer = await ccr.call("POST", "/v1/messages", body)  # warnings are errors in tests
+    assert status == 200, answer
+    assert got and got[0] > 3_000_000
 
 
 async def test_a_raised_max_body_mb_applies_after_restart_without_a_new_process(live: Any) -> None:

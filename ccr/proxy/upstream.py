@@ -242,9 +242,9 @@ async def open_upstream(http: aiohttp.ClientSession, runtime: Runtime, route: Ro
                         on_headers: Callable[[], None]) -> AsyncIterator[tuple[bool, Body]]:
     config = runtime.config
     label = route.name
-    data: bytes | io.BytesIO = jsonlib.dumps(up.body)
-    if len(data) > _BIG_BODY:  # aiohttp writes big bytes in one go and warns; a stream is written in parts
-        data = io.BytesIO(data)
+    raw = jsonlib.dumps(up.body)
+    # aiohttp warns when asked to write big bytes in one go; a stream is written in parts
+    data: bytes | io.BytesIO = io.BytesIO(raw) if len(raw) > _BIG_BODY else raw
     try:
         async with http.post(up.url, data=data, headers=dict(up.headers),
                                   timeout=call_timeout(config), proxy=config.proxy_url) as resp:

@@ -80,7 +80,7 @@ def follow_config(app: web.Application) -> None:
     observers[:] = [o for o in observers if not isinstance(o, _Observer)]
     observers.want_bodies = settings.enabled
     if settings.enabled:
-        secrets = config_secrets(config)
+        secrets = tuple(config_secrets(config))
         observers.append(_Observer(app[INSPECTOR], settings, secrets))
 
 

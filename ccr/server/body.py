@@ -12,6 +12,7 @@ reading), the charset (UTF-8 unless the client names another one Python knows), 
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 from typing import Any
 
@@ -41,8 +42,17 @@ def _too_large(limit: int) -> CCRError:
 async def read_bytes(request: web.Request) -> bytes:
     """The whole body, refused with 413 as soon as it is known to pass the limit."""
     limit = body_limit(request)
-    if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise _too_large(limit)
+        if length == 0:
+            return b""
+        try:
+            return await request.content.readexactly(length)  # the common case: one call
+        except asyncio.IncompleteReadError as exc:
+            raise RequestError(f"the request body ended after {len(exc.partial)} of the {length} bytes "
+                               "its Content-Length announced") from None
     body = bytearray()
     async for chunk in request.content.iter_any():
         body += chunk
@@ -52,7 +62,12 @@ async def read_bytes(request: web.Request) -> bytes:
 
 
 def _charset(request: web.Request) -> str:
-    charset = (request.charset or "utf-8").strip().lower()
+    charset = request.charset
+    if charset is None:
+        return "utf-8"
+    charset = charset.strip().lower()
+    if charset in _UTF8:
+        return charset
     try:
         return codecs.lookup(charset).name
     except LookupError:

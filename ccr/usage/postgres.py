@@ -8,7 +8,8 @@ calls stores from its own writer thread, never from the event loop. The table co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any
 
@@ -33,6 +34,12 @@ class PostgresStore(SQLiteStore):
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._pg.execute(sql.replace("?", "%s"), params)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        with self._pg.transaction():
+            self._pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
 
     def _bucket(self, size: int) -> str:
         return f"FLOOR(started_at / {size}) * {size}"

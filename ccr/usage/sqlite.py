@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields
 from operator import attrgetter
 from pathlib import Path
@@ -96,7 +97,21 @@ class SQLiteStore:
     def _bucket(self, size: int) -> str:
         return f"CAST(started_at / {size} AS INTEGER) * {size}"
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read snapshot for a report's several statements: the service (or, on PostgreSQL,
+        another replica) writes while they run, and a key must not appear half-way."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
+
     def query(self, since: float, until: float, group: Group | None, by: By) -> Report:
+        with self._snapshot():
+            return self._query(since, until, group, by)
+
+    def _query(self, since: float, until: float, group: Group | None, by: By) -> Report:
         if by not in BYS or (group is not None and group not in GROUPS):
             raise ValueError(f"by must be one of {BYS}, group one of {GROUPS}")
         key, provider, model = _KEYS[by]

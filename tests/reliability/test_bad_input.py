@@ -68,6 +68,25 @@ async def test_nesting_at_the_limit_is_still_read(live: Any) -> None:
     assert status == 200, body
 
 
+@pytest.mark.parametrize("shape", ["arrays", "objects", "text", "big-integer"])
+def test_the_depth_limit_is_exact(shape: str) -> None:
+    """MAX_DEPTH levels parse, one more is refused, whichever way the check takes (the fast
+    serializer's probe, or the walk when a 2**70 integer makes that serializer refuse)."""
+    def text(levels: int) -> bytes:
+        inner = b"%d" % 2**70 if shape == "big-integer" else b"1"
+        if shape == "objects":
+            return b'{"a":' * levels + inner + b"}" * levels
+        return b"[" * levels + inner + b"]" * levels
+
+    for levels, fits in ((jsonlib.MAX_DEPTH, True), (jsonlib.MAX_DEPTH + 1, False)):
+        data: bytes | str = text(levels).decode() if shape == "text" else text(levels)
+        if fits:
+            assert jsonlib.loads(data) is not None
+        else:
+            with pytest.raises(ValueError, match="nesting too deep"):
+                jsonlib.loads(data)
+
+
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
 async def test_non_finite_numbers_in_config_api_are_400(live: Any, literal: bytes) -> None:
     ccr: Live = await live()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from typing import Any
 
 __all__ = ["Json", "loads", "dumps", "dumps_str", "compact", "FAST", "MAX_DEPTH", "JSONLimitError"]
@@ -136,25 +137,38 @@ else:
 
     #: lists put around a value so that orjson refuses it exactly when it nests past MAX_DEPTH
     _WRAPS = _orjson_depth() - MAX_DEPTH
+    _shells = threading.local()  # per thread: one chain of _WRAPS lists, its innermost slot reused
+
+    def _shell() -> tuple[list[Any], list[Any]]:
+        try:
+            return _shells.outer, _shells.inner
+        except AttributeError:
+            inner: list[Any] = [None]
+            outer = inner
+            for _ in range(_WRAPS - 1):
+                outer = [outer]
+            _shells.outer, _shells.inner = outer, inner
+            return outer, inner
 
     def _fits(value: Any, data: bytes | bytearray | str) -> Any:
         """`value`, unless it nests deeper than MAX_DEPTH. orjson answers at C speed (a 50 KB
-        request in about 20 us, where walking it in Python took 100 or more): wrapped in
+        request in about 20 us, where walking it in Python took 100 or more): put inside
         `_WRAPS` more lists, it serializes only if so. The walk remains for what orjson will
         not serialize for other reasons (integers past 64 bits)."""
         if len(data) <= 2 * MAX_DEPTH:
             return value
         if _WRAPS < 1:  # pragma: no cover - an orjson that serializes less than MAX_DEPTH levels
             return _check_depth(value, data)
-        probe = value
-        for _ in range(_WRAPS):
-            probe = [probe]
+        outer, inner = _shell()
+        inner[0] = value
         try:
-            orjson.dumps(probe)
+            orjson.dumps(outer)
         except orjson.JSONEncodeError as exc:
             if "recursion" in str(exc).lower():
                 raise _too_deep() from None
             return _check_depth(value, data)
+        finally:
+            inner[0] = None  # the shell must not keep the request alive
         return value
 
     def loads(data: bytes | bytearray | str) -> Any:

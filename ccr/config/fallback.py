@@ -72,18 +72,8 @@ def check_fallback(config: Config, problems: list[str]) -> None:
     """Both forms are well made, and every target names a configured provider and model."""
     for key, targets in fallbacks(config, problems).items():
         for i, target in enumerate(targets):
-            where = f"fallback.{key}[{i}]"
-            provider_name, _, model = target.partition(",")
-            provider = config.provider(provider_name.strip())
-            model = model.strip()
-            if not model:
-                problems.append(f'{where}: {target!r} must be written "provider,model"')
-            elif provider is None:
-                names = ", ".join(p.name for p in config.providers) or "none configured"
-                problems.append(f"{where}: provider {provider_name.strip()!r} does not exist (providers: {names})")
-            elif provider.models and provider.find_model(model) is None:
-                problems.append(f"{where}: model {model!r} is not in {provider.name}'s models "
-                                f"({', '.join(provider.models)}); add it there or fix the route")
+            if problem := config.route_problem(f"fallback.{key}[{i}]", target):
+                problems.append(problem)
 
 
 def problems(config: Config) -> list[str]:

@@ -136,6 +136,19 @@ class Config:
                 return provider
         return None
 
+    def route_problem(self, where: str, route: str) -> str | None:
+        """What is wrong with a "provider,model" route (a Router rule or a fallback target)."""
+        provider_name, model = split_route(route)
+        if not model:
+            return f'{where}: {route!r} must be written "provider,model"'
+        if (provider := self.provider(provider_name)) is None:
+            names = ", ".join(p.name for p in self.providers) or "none configured"
+            return f"{where}: provider {provider_name!r} does not exist (providers: {names})"
+        if provider.models and provider.find_model(model) is None:
+            return (f"{where}: model {model!r} is not in {provider.name}'s models "
+                    f"({', '.join(provider.models)}); add it there or fix the route")
+        return None
+
     @property
     def setup_mode(self) -> bool:
         return not self.providers
@@ -463,19 +476,8 @@ def _router(value: Any, problems: list[str]) -> RouterConfig:
 def _check_routes(config: Config, problems: list[str]) -> None:
     for key, attr in _ROUTER_KEYS.items():
         route = getattr(config.router, attr)
-        if route is None:
-            continue
-        provider_name, model = split_route(route)
-        if not model:
-            problems.append(f'Router.{key}: {route!r} must be written "provider,model"')
-            continue
-        provider = config.provider(provider_name)
-        if provider is None:
-            names = ", ".join(p.name for p in config.providers) or "none configured"
-            problems.append(f"Router.{key}: provider {provider_name!r} does not exist (providers: {names})")
-        elif provider.models and provider.find_model(model) is None:
-            problems.append(f"Router.{key}: model {model!r} is not in {provider.name}'s models "
-                            f"({', '.join(provider.models)}); add it there or fix the route")
+        if route is not None and (problem := config.route_problem(f"Router.{key}", route)):
+            problems.append(problem)
     if config.providers and config.router.default is None:
         problems.append('Router.default: missing; set it to "provider,model" (used when no other rule matches)')
 

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .limits import bounded_whole
+
 __all__ = [
     "Access",
     "LOOPBACK_HOSTS",
@@ -70,15 +72,8 @@ def access_settings(data: Mapping[str, Any], host: str, apikey: str | None, prob
 
 
 def _idle_timeout(value: Any, problems: list[str]) -> int:
-    if value is None or value == "":
-        return DEFAULT_IDLE_TIMEOUT_MS
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
     low, high = _IDLE_RANGE
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        problems.append(f"IDLE_TIMEOUT_MS: expected a whole number of milliseconds from {low} to {high}")
-        return DEFAULT_IDLE_TIMEOUT_MS
-    return value
+    return bounded_whole(value, "IDLE_TIMEOUT_MS", "milliseconds", DEFAULT_IDLE_TIMEOUT_MS, low, high, problems)
 
 
 def is_loopback(host: str) -> bool:

@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["finite_only", "problems", "max_body_bytes", "DEFAULT_MAX_BODY_MB"]
+__all__ = ["finite_only", "problems", "max_body_bytes", "bounded_whole", "DEFAULT_MAX_BODY_MB"]
 
 DEFAULT_MAX_BODY_MB = 50  # a long Claude Code session with screenshots fits
 _MAX_BODY_RANGE = (1, 4096)
@@ -35,16 +35,23 @@ def finite_only(value: Any, found: list[str], where: str = "") -> Any:
 
 
 def _max_body_mb(data: Mapping[str, Any], found: list[str] | None = None) -> int:
-    value = data.get("MAX_BODY_MB")
-    if value is None or value == "":
-        return DEFAULT_MAX_BODY_MB
-    if isinstance(value, str) and value.strip().isdigit():  # the UI stores numbers as text
-        value = int(value.strip())
     low, high = _MAX_BODY_RANGE
+    return bounded_whole(data.get("MAX_BODY_MB"), "MAX_BODY_MB", "MB", DEFAULT_MAX_BODY_MB, low, high, found)
+
+
+def bounded_whole(value: Any, key: str, unit: str, default: int, low: int, high: int,
+                  found: list[str] | None = None) -> int:
+    """A top-level setting that is a whole number of `unit` from `low` to `high`: missing or ""
+    is `default`, digits as text are read (the UI stores numbers as text), anything else is a
+    problem in `found` and `default`."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         if found is not None:
-            found.append(f"MAX_BODY_MB: expected a whole number of MB from {low} to {high}, got {value!r}")
-        return DEFAULT_MAX_BODY_MB
+            found.append(f"{key}: expected a whole number of {unit} from {low} to {high}, got {value!r}")
+        return default
     return value
 
 

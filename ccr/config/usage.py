@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .limits import bounded_whole
+
 __all__ = ["ModelInfoOverride", "UsageSettings", "usage_settings", "usage_problems",
            "TOKEN_FIELDS", "PRICE_FIELDS", "DEFAULT_RETENTION_DAYS"]
 
@@ -82,14 +84,7 @@ def usage_settings(data: Mapping[str, Any], problems: list[str] | None = None) -
 
 
 def _retention(value: Any, problems: list[str]) -> int:
-    if value is None or value == "":
-        return DEFAULT_RETENTION_DAYS
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36500:
-        problems.append(f"USAGE_RETENTION_DAYS: expected a whole number of days from 1 to 36500, got {value!r}")
-        return DEFAULT_RETENTION_DAYS
-    return value
+    return bounded_whole(value, "USAGE_RETENTION_DAYS", "days", DEFAULT_RETENTION_DAYS, 1, 36500, problems)
 
 
 def _entry(entry: Any, at: str, problems: list[str]) -> ModelInfoOverride | None:

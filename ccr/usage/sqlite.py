@@ -26,6 +26,23 @@ _PERCENTILE_WINDOW = 2000
 _COLUMNS = [f.name for f in fields(UsageRow)]
 #: a row's values in column order (dataclasses.astuple deep-copies: 50 us a row, this 1 us)
 ROW_VALUES = attrgetter(*_COLUMNS)
+# sqlite3 binds None and bool through its adapter registry, about 3,000 instructions each and
+# most of a row's cost. Rows are bound with plain values instead: ints for bools, and for an
+# unset value a sentinel no real value takes ("" or -1), which the INSERT turns back into NULL.
+_SENTINELS = {"error": "''", "cost_usd": "-1", "ttfb_ms": "-1", "attempts": "''", "session_id": "''",
+              "task_id": "''", "max_tokens_clamped": "-1"}
+_INSERT = (f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ("
+           + ", ".join(f"NULLIF(?, {_SENTINELS[c]})" if c in _SENTINELS else "?" for c in _COLUMNS) + ")")
+
+
+def _bound(row: UsageRow) -> tuple[Any, ...]:
+    """The row's values for `_INSERT`, in column order."""
+    return (row.started_at, row.request_id, row.front, int(row.stream), row.route_reason, row.provider,
+            row.model, row.status, row.error or "", row.input_tokens, row.output_tokens,
+            row.cache_read_tokens, row.cache_write_tokens, -1 if row.cost_usd is None else row.cost_usd,
+            row.latency_ms, -1 if row.ttfb_ms is None else row.ttfb_ms, row.attempts or "",
+            int(row.fallback), row.session_id or "", row.task_id or "",
+            -1 if row.max_tokens_clamped is None else row.max_tokens_clamped)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
@@ -78,10 +95,8 @@ class SQLiteStore:
     def append(self, rows: Sequence[UsageRow]) -> None:
         if not rows:
             return
-        marks = ", ".join("?" * len(_COLUMNS))
         with self._db:
-            self._db.executemany(f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({marks})",
-                                 [ROW_VALUES(r) for r in rows])
+            self._db.executemany(_INSERT, [_bound(r) for r in rows])
 
     def prune(self, before: float) -> int:
         with self._db:

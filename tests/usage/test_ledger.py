@@ -60,6 +60,30 @@ async def test_rows_are_summed_per_key_and_in_total(tmp_path):
     assert total.errors_by_status == {"502": 1}
 
 
+async def test_every_column_is_kept_as_given_unset_ones_as_null(tmp_path):
+    """What the file holds, read back with plain SQL: the values as given, NULL where unset."""
+    ledger = ledger_at(tmp_path)
+    await ledger.started()
+    unset = row(0)
+    full = row(1, error="deepseek: 502", cost_usd=0.0, ttfb_ms=0.0, attempts="[]", fallback=True,
+               session_id="s9", task_id="task_9", max_tokens_clamped=128000, stream=False)
+    ledger.add(replace(unset, cost_usd=None, ttfb_ms=None, session_id=None))
+    ledger.add(full)
+    await ledger.close()
+    db = sqlite3.connect(tmp_path / FILENAME)
+    db.row_factory = sqlite3.Row
+    got = {r["request_id"]: dict(r) for r in db.execute("SELECT * FROM requests")}
+    db.close()
+    nullable = ("error", "cost_usd", "ttfb_ms", "attempts", "session_id", "task_id", "max_tokens_clamped")
+    assert all(got["req_0"][c] is None for c in nullable), got["req_0"]
+    assert {c: got["req_1"][c] for c in nullable} == {
+        "error": "deepseek: 502", "cost_usd": 0.0, "ttfb_ms": 0.0, "attempts": "[]", "session_id": "s9",
+        "task_id": "task_9", "max_tokens_clamped": 128000}
+    assert (got["req_0"]["stream"], got["req_0"]["fallback"]) == (1, 0)
+    assert (got["req_1"]["stream"], got["req_1"]["fallback"]) == (0, 1)
+    assert got["req_1"]["latency_ms"] == full.latency_ms and got["req_1"]["started_at"] == full.started_at
+
+
 async def test_by_session_task_provider_and_a_time_series(tmp_path):
     ledger = ledger_at(tmp_path)
     hour = (NOW // 3600) * 3600

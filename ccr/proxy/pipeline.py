@@ -27,8 +27,8 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 
 import aiohttp
@@ -75,7 +75,7 @@ from .upstream import (
     whole_events,
 )
 
-__all__ = ["Exchange", "Answer", "Items", "route", "reply", "failure", "finish"]
+__all__ = ["Exchange", "Answer", "Items", "Reply", "route", "reply", "failure", "finish"]
 
 #: A streamed reply: called with the writer's flush (or None), it yields the front door's items,
 #: Anthropic `(event, data)` pairs or OpenAI chunk objects.
@@ -235,23 +235,48 @@ async def _to_wire(ex: Exchange, call: _Call) -> Upstream:
     return await prepare_upstream(call.chain, call.ctx, {**body, "model": model}, dict(ex.prepared.headers))
 
 
-@asynccontextmanager
-async def reply(ex: Exchange, *, nested: bool = False) -> AsyncIterator[Answer]:
-    """Call the route and hold the provider's reply open while the caller reads it. A native
-    stream nothing touches comes as bytes (`answer.raw`), except to `nested` callers (the
-    image agent's own calls), which always get events."""
-    target = ex.route
-    if ex.prepared.front == "anthropic" and not nested:
-        agent = image_agent.prepare(ex.runtime.config, ex.prepared.body, target)
-        if agent is not None:  # images for a text-only model: answered through Router.image
-            ex.target = target
-            run = image_agent.run(agent, ex.runtime, target, _caller(ex))
-            yield Answer(ex, items=lambda before_read: run, usage=lambda: agent.summary.usage)
-            return
-    async with AsyncExitStack() as stack:
-        call, is_stream, body = await _first_answer(ex, stack, _targets(ex, target))
-        shape = _anthropic if ex.prepared.front == "anthropic" else _openai
-        yield await shape(ex, call, is_stream, body, ex.prepared.stream and not nested)
+def reply(ex: Exchange, *, nested: bool = False) -> Reply:
+    """Call the route and hold the provider's reply open while the caller reads it:
+    `async with reply(ex) as answer`. A native stream nothing touches comes as bytes
+    (`answer.raw`), except to `nested` callers (the image agent's own calls), which always get
+    events."""
+    return Reply(ex, nested)
+
+
+class Reply:
+    """`reply()`'s context: a class, not an @asynccontextmanager (one less generator, its
+    wrapper and the loop's bookkeeping for it, on every request)."""
+
+    __slots__ = ("_opened", "ex", "nested")
+
+    def __init__(self, ex: Exchange, nested: bool) -> None:
+        self.ex, self.nested = ex, nested
+        self._opened: open_upstream | None = None
+
+    async def __aenter__(self) -> Answer:
+        ex, nested = self.ex, self.nested
+        target = ex.route
+        if ex.prepared.front == "anthropic" and not nested:
+            agent = image_agent.prepare(ex.runtime.config, ex.prepared.body, target)
+            if agent is not None:  # images for a text-only model: answered through Router.image
+                ex.target = target
+                run = image_agent.run(agent, ex.runtime, target, _caller(ex))
+                return Answer(ex, items=lambda before_read: run, usage=lambda: agent.summary.usage)
+        call, self._opened, is_stream, body = await _first_answer(ex, _targets(ex, target))
+        try:
+            shape = _anthropic if ex.prepared.front == "anthropic" else _openai
+            return await shape(ex, call, is_stream, body, ex.prepared.stream and not nested)
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        """The provider's reply is closed; an error while reading it comes out as open_upstream
+        says what failed."""
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            await opened.__aexit__(exc_type, exc, tb)
 
 
 #: Provider statuses after which the next fallback target is tried (the request was fine).
@@ -275,8 +300,7 @@ def _retried(exc: UpstreamError) -> bool:
     return exc.upstream_status is None or exc.upstream_status in RETRIED
 
 
-async def _first_answer(ex: Exchange, stack: AsyncExitStack,
-                        targets: list[Route]) -> tuple[_Call, bool, Body]:
+async def _first_answer(ex: Exchange, targets: list[Route]) -> tuple[_Call, open_upstream, bool, Body]:
     """Open the first target that answers: on a retried failure, the next one. A provider in
     cool-down (health.py) is skipped while a later target remains; the last one is always
     tried. Nothing has reached the client yet when this returns or raises."""
@@ -296,9 +320,9 @@ async def _first_answer(ex: Exchange, stack: AsyncExitStack,
         up = await _to_wire(ex, call)
         if ex.bodies is not None:  # the inspector is on: what this target is sent, as sent
             ex.bodies.provider = jsonlib.dumps(up.body)
+        opened = open_upstream(ex.http, ex.runtime, target, call.ctx.api_key, up, lambda: _headers_came(ex))
         try:
-            is_stream, body = await stack.enter_async_context(
-                open_upstream(ex.http, ex.runtime, target, call.ctx.api_key, up, lambda: _headers_came(ex)))
+            is_stream, body = await opened.__aenter__()
         except UpstreamError as exc:
             attempts.append(AttemptRecord(name, target.model, exc.upstream_status, exc.message))
             if not _retried(exc):
@@ -311,7 +335,7 @@ async def _first_answer(ex: Exchange, stack: AsyncExitStack,
             continue
         health.succeeded(name)
         attempts.append(AttemptRecord(name, target.model, body.response.status))
-        return call, is_stream, body
+        return call, opened, is_stream, body
     raise AssertionError("unreachable: the last target is always tried")
 
 

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from ccr.config import Config, ProviderConfig, parse
 from ccr.config.claude_code import settings_problems
 from ccr.config.fallback import fallbacks
+from ccr.config.limits import DEFAULT_MAX_BODY_MB, max_body_bytes
 from ccr.errors import ConfigError
 from ccr.transformers import Chain, Registered, build_chain, builtin_registry
 from ccr.transformers.plugins import load_module, load_plugins
@@ -26,6 +29,7 @@ from .keypool import KeyPool
 from .overrides import ProjectOverrides
 from .router import CustomRoute, Router, SessionUsage
 from .tokens import TokenCounter
+from .upstream import call_timeout
 
 __all__ = ["Runtime", "build_runtime", "validate_raw"]
 
@@ -41,6 +45,10 @@ class Runtime:
     fallback: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: which providers are in cool-down (circuit breaker, Retry-After); starts afresh on reload
     health: Health = field(default_factory=Health)
+    #: MAX_BODY_MB in bytes, read once per config (every request checks it)
+    max_body_bytes: int = DEFAULT_MAX_BODY_MB * 1024 * 1024
+    #: every provider call's timeouts (API_TIMEOUT_MS), made once per config
+    timeout: aiohttp.ClientTimeout = field(default_factory=aiohttp.ClientTimeout)
 
     def chain(self, provider: ProviderConfig, model: str) -> Chain:
         return self.chains.get((provider.name, model)) or self.chains[(provider.name, "")]
@@ -107,6 +115,7 @@ def build_runtime(config: Config, *, counter: TokenCounter | None = None,
                     overrides=ProjectOverrides(config.home), usage=usage, system_prompt=system_prompt)
     pools = {p.name: KeyPool(p.api_keys) for p in config.providers}
     return Runtime(config=config, router=router, registry=registry, chains=chains, key_pools=pools,
+                   max_body_bytes=max_body_bytes(config.data), timeout=call_timeout(config),
                    fallback=fallbacks(config))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
@@ -237,37 +237,81 @@ def _host(url: str) -> str:
     return urlsplit(url).netloc.rsplit("@", 1)[-1] or url[:40]
 
 
-@asynccontextmanager
-async def open_upstream(http: aiohttp.ClientSession, runtime: Runtime, route: Route, key: str, up: Upstream,
-                        on_headers: Callable[[], None]) -> AsyncIterator[tuple[bool, Body]]:
-    config = runtime.config
-    label = route.name
-    raw = jsonlib.dumps(up.body)
-    # aiohttp warns when asked to write big bytes in one go; a stream is written in parts
-    data: bytes | io.BytesIO = io.BytesIO(raw) if len(raw) > _BIG_BODY else raw
-    try:
-        async with http.post(up.url, data=data, headers=dict(up.headers),
-                                  timeout=call_timeout(config), proxy=config.proxy_url) as resp:
-            on_headers()
+class open_upstream:  # noqa: N801 - used as a function: `async with open_upstream(...) as (is_stream, body)`
+    """POST the request and hold the provider's reply open: (is_stream, Body) while the caller
+    reads it. Errors, whether opening or while the caller reads, come out as UpstreamError.
+
+    A class, not an @asynccontextmanager: a generator costs a wrapper object, the loop's
+    async-generator bookkeeping and a throw on every exit, once per proxied request."""
+
+    __slots__ = ("_call", "_http", "_key", "_on_headers", "_route", "_runtime", "_up")
+
+    def __init__(self, http: aiohttp.ClientSession, runtime: Runtime, route: Route, key: str, up: Upstream,
+                 on_headers: Callable[[], None]) -> None:
+        self._http, self._runtime, self._route, self._key = http, runtime, route, key
+        self._up, self._on_headers = up, on_headers
+        self._call: Any = None  # aiohttp's request context, once sent
+
+    async def __aenter__(self) -> tuple[bool, Body]:
+        up, config = self._up, self._runtime.config
+        raw = jsonlib.dumps(up.body)
+        # aiohttp warns when asked to write big bytes in one go; a stream is written in parts
+        data: bytes | io.BytesIO = io.BytesIO(raw) if len(raw) > _BIG_BODY else raw
+        self._call = self._http.post(up.url, data=data, headers=dict(up.headers),
+                                     timeout=self._runtime.timeout, proxy=config.proxy_url)
+        try:
+            resp = await self._call.__aenter__()
+        except Exception as exc:
+            self._call = None
+            if (mapped := self._mapped(exc)) is exc:
+                raise
+            raise mapped from None
+        try:
+            self._on_headers()
             if resp.status >= 400:
-                text = (await resp.content.read(_MAX_ERROR_BODY)).decode("utf-8", "replace")
-                retry = resp.headers.get("retry-after")
-                if resp.status in (401, 429):
-                    runtime.keys(route.provider).refused(key, float(retry) if retry and retry.isdigit() else None)
-                raise upstream_error(route.provider.name, route.model, resp.status, text, retry)
-            yield await sniff(resp)
-    except aiohttp.ClientConnectorError as exc:
-        raise UpstreamError(f"{label}: cannot connect to {_host(up.url)}: {exc.os_error.strerror or exc}",
-                            status=502) from None
-    except (TimeoutError, aiohttp.ServerTimeoutError):
-        raise UpstreamError(f"{label}: no answer from {_host(up.url)} within "
-                            f"API_TIMEOUT_MS={config.api_timeout_ms}", status=504,
-                            error_type="timeout_error") from None
-    except aiohttp.ClientPayloadError as exc:
-        raise UpstreamError(f"{label}: the provider's reply was cut off: {exc}", status=502) from None
-    except aiohttp.ClientError as exc:
-        raise UpstreamError(f"{label}: request to {_host(up.url)} failed: {type(exc).__name__}",
-                            status=502) from None
+                await self._refused(resp)
+            return await sniff(resp)
+        except BaseException as exc:
+            await self.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        call, self._call = self._call, None
+        if call is None:
+            return
+        try:
+            await call.__aexit__(exc_type, exc, tb)  # releases the connection
+        except Exception as failed:
+            if (mapped := self._mapped(failed)) is failed:
+                raise
+            raise mapped from None
+        if isinstance(exc, Exception) and (mapped := self._mapped(exc)) is not exc:
+            raise mapped from None
+
+    async def _refused(self, resp: aiohttp.ClientResponse) -> None:
+        route = self._route
+        text = (await resp.content.read(_MAX_ERROR_BODY)).decode("utf-8", "replace")
+        retry = resp.headers.get("retry-after")
+        if resp.status in (401, 429):
+            self._runtime.keys(route.provider).refused(self._key, float(retry) if retry and retry.isdigit() else None)
+        raise upstream_error(route.provider.name, route.model, resp.status, text, retry)
+
+    def _mapped(self, exc: BaseException) -> BaseException:
+        """What the client is told of a failed call (others pass unchanged)."""
+        label, url = self._route.name, self._up.url
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return UpstreamError(f"{label}: cannot connect to {_host(url)}: {exc.os_error.strerror or exc}",
+                                 status=502)
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            return UpstreamError(f"{label}: no answer from {_host(url)} within "
+                                 f"API_TIMEOUT_MS={self._runtime.config.api_timeout_ms}", status=504,
+                                 error_type="timeout_error")
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return UpstreamError(f"{label}: the provider's reply was cut off: {exc}", status=502)
+        if isinstance(exc, aiohttp.ClientError):
+            return UpstreamError(f"{label}: request to {_host(url)} failed: {type(exc).__name__}", status=502)
+        return exc
 
 
 async def whole_events(body: Body, label: str, usage: dict[str, int]) -> AsyncIterator[bytes]:

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from ccr import jsonlib
-from ccr.config.limits import DEFAULT_MAX_BODY_MB, max_body_bytes
+from ccr.config.limits import DEFAULT_MAX_BODY_MB
 from ccr.errors import CCRError, RequestError
 from ccr.proxy.records import Bodies
 from ccr.server.keys import RUNTIME
@@ -31,7 +31,7 @@ _UTF8 = ("utf-8", "utf8", "us-ascii", "ascii")
 def body_limit(request: web.Request) -> int:
     """The MAX_BODY_MB of the config this request is served with, in bytes."""
     runtime = request.app.get(RUNTIME)
-    return max_body_bytes(runtime.config.data) if runtime is not None else DEFAULT_MAX_BODY_MB * 1024 * 1024
+    return runtime.max_body_bytes if runtime is not None else DEFAULT_MAX_BODY_MB * 1024 * 1024
 
 
 def _too_large(limit: int) -> CCRError:
@@ -62,6 +62,8 @@ async def read_bytes(request: web.Request) -> bytes:
 
 
 def _charset(request: web.Request) -> str:
+    if "charset" not in request.headers.get("Content-Type", "").lower():
+        return "utf-8"  # the common case, without parsing the header
     charset = request.charset
     if charset is None:
         return "utf-8"

@@ -16,6 +16,7 @@ import time
 import structlog
 from aiohttp import web
 
+from ccr import jsonlib
 from ccr.errors import CCRError, redact
 from ccr.formats.openai_in import validate_chat
 from ccr.proxy import pipeline
@@ -55,7 +56,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         else:
             async with pipeline.reply(ex) as answer:
                 completion = await answer.whole()
-            response = web.json_response(completion, headers=ex.headers())
+            response = web.Response(body=jsonlib.dumps(completion), headers=ex.headers(),
+                                    content_type="application/json", charset="utf-8")
         record.status = record.status or response.status
         _keep_reply(bodies, response)
         return response

@@ -57,7 +57,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
         else:
             async with pipeline.reply(ex) as answer:
                 message = await answer.whole()
-            response = web.json_response(message, headers=ex.headers(), dumps=jsonlib.dumps_str)
+            response = web.Response(body=jsonlib.dumps(message), headers=ex.headers(),
+                                    content_type="application/json", charset="utf-8")
             if bodies is not None and isinstance(response.body, bytes):
                 bodies.add_reply(response.body)
         record.status = record.status or response.status

@@ -50,12 +50,9 @@ def row_of(record: RequestRecord) -> UsageRow:
         attempts = jsonlib.dumps_str([
             {"provider": a.provider, "model": a.model[:_MAX_NAME], "status": a.status, "error": a.error}
             for a in record.attempts])
-    return UsageRow(
-        started_at=record.started_at, request_id=record.request_id, front=record.front,
-        stream=record.stream, route_reason=record.route_reason, provider=record.provider,
-        model=record.model[:_MAX_NAME], status=record.status, error=record.error,
-        input_tokens=record.input_tokens, output_tokens=record.output_tokens,
-        cache_read_tokens=record.cache_read_tokens, cache_write_tokens=record.cache_write_tokens,
-        cost_usd=record.cost_usd, latency_ms=record.latency_ms, ttfb_ms=record.ttfb_ms,
-        attempts=attempts, fallback=record.fallback, session_id=record.session_id,
-        task_id=record.task_id, max_tokens_clamped=record.max_tokens_clamped)
+    return UsageRow(  # positional, in field order: a request's row, made on the loop
+        record.started_at, record.request_id, record.front, record.stream, record.route_reason,
+        record.provider, record.model[:_MAX_NAME], record.status, record.error, record.input_tokens,
+        record.output_tokens, record.cache_read_tokens, record.cache_write_tokens, record.cost_usd,
+        record.latency_ms, record.ttfb_ms, attempts, record.fallback, record.session_id, record.task_id,
+        record.max_tokens_clamped)

@@ -55,6 +55,7 @@ class CaseRun:
     concurrency: int
     wall: float = 0.0
     cpu: float | None = None         # seconds of CPU the measured process used
+    loop_cpu: float | None = None    # of which its main thread (the event loop)
     rss_mb: float | None = None      # VmRSS right after the case
     samples: list[Sample] = field(default_factory=list)
     warm_errors: list[str] = field(default_factory=list)  # from the untimed first requests
@@ -134,10 +135,12 @@ async def run_case(target: Target, workload: Workload, concurrency: int, *, max_
                 result.samples.append(await _one(session, target, body(), expected, stream))
 
         cpu_before = target.proc.cpu_seconds() if target.proc else None
+        loop_before = target.proc.loop_cpu_seconds() if target.proc else 0.0
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(t0 + max_seconds) for _ in range(concurrency)))
         result.wall = time.perf_counter() - t0
         if target.proc is not None and cpu_before is not None:
             result.cpu = target.proc.cpu_seconds() - cpu_before
+            result.loop_cpu = target.proc.loop_cpu_seconds() - loop_before
             result.rss_mb = target.proc.memory_mb()[0]
     return result

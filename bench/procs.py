@@ -80,6 +80,16 @@ class Proc:
                 continue
         return total / 1e9
 
+    def loop_cpu_seconds(self) -> float:
+        """CPU time of the main thread alone: the event loop, which every request waits on. The
+        process's other threads (the usage ledger's writer, the token counter's warm-up) are
+        off the hot path, but in `cpu_seconds`."""
+        task = f"/proc/{self.pid}/task/{self.pid}"
+        if not _SCHEDSTAT:
+            fields = Path(f"{task}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / _TICK
+        return int(Path(f"{task}/schedstat").read_text().split()[0]) / 1e9
+
     def memory_mb(self) -> tuple[float, float]:
         """(VmRSS, VmHWM) in MB."""
         values = {}

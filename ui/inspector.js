@@ -40,9 +40,7 @@ export class InspectorPanel {
       return;
     }
     this.entries = Array.isArray(answer?.entries) ? answer.entries : [];
-    this.status.textContent = answer?.attached === false
-      ? "This ccr cannot capture requests yet: its proxy does not hand them to the inspector."
-      : answer?.enabled
+    this.status.textContent = answer?.enabled
       ? `Keeping the last ${answer.max_requests} requests, at most ${formatBytes(answer.max_bytes)} of bodies `
         + `(${formatBytes(answer.bytes ?? 0)} now). Keys and tokens are redacted.`
       : "The inspector is off. Turn on INSPECTOR in Settings, then Save and restart, to keep the last requests here.";

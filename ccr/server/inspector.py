@@ -54,7 +54,6 @@ class Inspector:
     _bytes: int = 0
     _next: int = 1
     _secrets: tuple[str, ...] = ()
-    attached: bool = False  # the pipeline feeds it (see ccr.server.api.inspector.follow_config)
 
     def observe(self, exchange: RecordedExchange, settings: InspectorSettings, secrets: Iterable[str]) -> None:
         """Keep one exchange (its bodies as bytes), then drop the oldest beyond the bounds."""

@@ -1,6 +1,6 @@
 """The request inspector's API (the UI's Inspector page).
 
-    GET    /api/inspector        {"enabled", "attached", "max_requests", "max_bytes", "bytes", "entries": [...]}
+    GET    /api/inspector        {"enabled", "max_requests", "max_bytes", "bytes", "entries": [...]}
     GET    /api/inspector/{id}   one entry: the summary, "attempts", "client_body", "provider_body", "reply"
                                  (bodies as text, secrets redacted), "truncated"
     DELETE /api/inspector        forget every entry: {"cleared": n}
@@ -40,8 +40,7 @@ def _settings(app: web.Application) -> InspectorSettings:
 async def list_entries(request: web.Request) -> web.Response:
     settings = _settings(request.app)
     inspector = request.app[INSPECTOR]
-    return web.json_response({"enabled": settings.enabled, "attached": inspector.attached,
-                              "max_requests": settings.max_requests,
+    return web.json_response({"enabled": settings.enabled, "max_requests": settings.max_requests,
                               "max_bytes": settings.max_bytes, "bytes": inspector.size,
                               "entries": inspector.summaries()})
 
@@ -85,6 +84,6 @@ def follow_config(app: web.Application) -> None:
 
 
 def setup(app: web.Application) -> None:
-    app[INSPECTOR] = Inspector(attached=True)
+    app[INSPECTOR] = Inspector()
     app.add_routes(routes)
     follow_config(app)

@@ -25,6 +25,7 @@ JSON string, without the event's dicts being made and encoded; every other chunk
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -225,13 +226,19 @@ async def anthropic_frames(batches: AsyncIterator[list[SSEEvent]], *, model: str
     tries = _SLOT_TRIES
     async for batch in batches:
         run = b""  # frames of consecutive text deltas, sent as one item
+        texts: list[str] = []  # literals that came through the slot, not yet framed into `run`
+        # the slot's matcher while a text block is open (set again whenever either changes)
+        match = slot.match if slot is not None and state.kind == "text" else None
         for event in batch:
-            data = event.data
-            if slot is not None and state.kind == "text" and event.event == "message":
-                literal = slot.literal(data)
-                if literal is not None:
-                    run += frame % (state.index, literal.encode())
+            if match is not None:
+                found = match(event.data) if event.event == "message" else None
+                if found is not None:
+                    texts.append(found.group(1))
                     continue
+                if texts:
+                    run += _frames(state.index, texts)
+                    texts = []
+            data = event.data
             if data == "[DONE]":
                 summary.done = True
                 if run:
@@ -267,43 +274,49 @@ async def anthropic_frames(batches: AsyncIterator[list[SSEEvent]], *, model: str
                             if tries and event.event == "message":
                                 tries -= 1
                                 slot = _Slot.find(data, chunk, content) or slot
+                                match = slot.match if slot is not None else None
                         continue
             if run:
                 yield "content_block_delta", run
                 run = b""
             for item in state.feed(chunk):
                 yield item
+            match = slot.match if slot is not None and state.kind == "text" else None
+        if texts:
+            run += _frames(state.index, texts)
         if run:
             yield "content_block_delta", run
     for item in state.end():
         yield item
 
 
+def _frames(index: int, texts: list[str]) -> bytes:
+    """The frames of text deltas at `index`, one per literal: `_TEXT_FRAME`'s bytes, made at once."""
+    head = _TEXT_HEAD % index
+    return (head + (_TEXT_TAIL + head).join(texts) + _TEXT_TAIL).encode()
+
+
+_TEXT_HEAD, _TEXT_TAIL = _TEXT_FRAME.decode().split("%s")
+_PLAIN_CHARS = r'[^"\\\x00-\x1f\x85\u2028\u2029]'  # a character jsonlib writes as it is
 _SLOT_TRIES = 4  # chunks that may teach a _Slot: a provider whose chunks all differ costs no more
 
 
 class _Slot:
     """Where the text of a plain text chunk sits in its JSON: the bytes before and after it."""
 
-    __slots__ = ("after", "before", "end", "start")
+    __slots__ = ("after", "before", "match")
 
     def __init__(self, before: str, after: str) -> None:
         self.before, self.after = before, after
-        self.start, self.end = len(before) + 1, -len(after) - 1  # inside the literal's quotes
+        # The same bytes around a literal that jsonlib would write as it is: no quote, backslash,
+        # control character, nor U+0085, U+2028, U+2029 (which jsonlib escapes). One C call.
+        self.match = re.compile(f'{re.escape(before)}("{_PLAIN_CHARS}+"){re.escape(after)}', re.DOTALL).fullmatch
 
     def literal(self, data: str) -> str | None:
-        """The string literal in the slot, if `data` is this chunk with another plain one there:
-        no quote, backslash or control character (nor U+2028, U+2029, U+0085, which jsonlib
-        escapes) inside, so that it is what jsonlib writes for its text."""
-        if not (data.startswith(self.before) and data.endswith(self.after)):
-            return None
-        start, end = self.start, self.end
-        if len(data) <= start - end or data[start - 1] != '"' or data[end] != '"':
-            return None
-        text = data[start:end]
-        if '"' in text or "\\" in text or not text.isprintable():
-            return None
-        return data[start - 1:len(data) + end + 1]
+        """The string literal in the slot, if `data` is this chunk with another plain one there
+        (one that is exactly what jsonlib writes for its text)."""
+        found = self.match(data)
+        return found.group(1) if found is not None else None
 
     @classmethod
     def find(cls, data: str, chunk: Json, content: str) -> _Slot | None:

@@ -38,6 +38,9 @@ class SSEEvent(NamedTuple):  # a tuple: made once per streamed event, and cheape
     id: str | None = None
 
 
+_made = tuple.__new__  # SSEEvent's __new__ without its Python frame: made(SSEEvent, (event, data, id))
+
+
 class SSEDecoder:
     __slots__ = ("_data", "_event", "_has_data", "_id", "_line", "_started", "_text")
 
@@ -96,11 +99,15 @@ class SSEDecoder:
         blocks = text.split("\n\n")
         last = blocks.pop()
         events: list[SSEEvent] = []
+        append, made, last_id = events.append, _made, self._id  # per event: no look-ups, no Python call
         for block in blocks:
-            if block.startswith("data:") and "\n" not in block:
-                value = block[5:]
-                events.append(SSEEvent("message", value.removeprefix(" "), self._id))
-                continue
+            if "\n" not in block:
+                if block.startswith("data: "):
+                    append(made(SSEEvent, ("message", block[6:], last_id)))
+                    continue
+                if block.startswith("data:"):
+                    append(made(SSEEvent, ("message", block[5:], last_id)))
+                    continue
             self._lines([*block.split("\n"), ""], events)  # the blank line that ended it
         if last:  # the unfinished event: its complete lines are parsed now, never again
             lines = last.split("\n")

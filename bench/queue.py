@@ -30,19 +30,13 @@ from typing import Any
 
 import aiohttp
 
+from .procs import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 _FAKE_CLI = """#!/bin/sh
 echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"bench",\
 "total_cost_usd":0,"num_turns":1,"usage":{"input_tokens":1,"output_tokens":1}}'
 """
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -130,7 +124,7 @@ async def _run_backend(backend: str, tasks: int, workers: int, concurrency: int,
         cli = root / "fake-claude"
         cli.write_text(_FAKE_CLI)
         cli.chmod(0o755)
-        port = _free_port()
+        port = free_port()
         config = {"APIKEY": apikey, "PORT": port, "CLAUDE_PATH": str(cli), "LOG": False,
                   "Providers": [], "ClaudeCode": {"max_concurrent": slots, "max_queue": 100_000,
                                                   "rate_limit_per_minute": 0, "max_retries": 0}}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the CLI scripts/test.sh installs; tests that run it carry the `claude_cli` marker and are
 #: skipped when it is missing (tests/conftest.py)
 CLAUDE = os.environ.get("CCR_TEST_CLAUDE") or str(ROOT / ".cache/claude-cli/node_modules/.bin/claude")
+
+
+def free_port() -> int:
+    """A port nothing listens on now, on 127.0.0.1 (for a process the test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def have_claude() -> bool:

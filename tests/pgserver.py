@@ -18,6 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.helpers import free_port
+
 __all__ = ["find_bindir", "running_postgres"]
 
 
@@ -32,12 +34,6 @@ def find_bindir() -> Path | None:
     return Path(initdb).resolve().parent if initdb else None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def running_postgres(bindir: Path) -> Iterator[str]:
     """Yield a postgresql:// URL to a fresh server (user `ccr`, no password, database `ccr`)."""
@@ -48,7 +44,7 @@ def running_postgres(bindir: Path) -> Iterator[str]:
         as_user = ["runuser", "-u", "nobody", "--"]
         os.chmod(root, 0o755)
         shutil.chown(root, "nobody")
-    port = _free_port()
+    port = free_port()
     subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "ccr", "-A", "trust",
                     "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
     log_file = open(root / "server.log", "wb")  # noqa: SIM115 (closed in finally)

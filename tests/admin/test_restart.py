@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from aiohttp import web
 
 from ccr import admin_token
 from ccr.server.keys import RUNTIME
-from tests.helpers import sse
+from tests.helpers import free_port, sse
 
 from .conftest import chat_reply, provider, replying
 
@@ -171,12 +170,6 @@ async def test_two_restarts_at_once_both_succeed(admin_server, fake_upstream):
 
 # ---- a real process: a new PORT makes ccr stop and say so -------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _start_process(config: Path, *args: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = await asyncio.create_subprocess_exec(
@@ -197,7 +190,7 @@ async def _post(url: str, path: str, body: dict | None = None) -> tuple[int, dic
 
 
 async def test_foreground_process_exits_75_when_the_port_changes(tmp_path):
-    port, new_port = _free_port(), _free_port()
+    port, new_port = free_port(), free_port()
     config = Path(os.environ["CCR_HOME"]) / "config.json"
     raw = {"Providers": [], "Router": {}, "PORT": port, "LOG": False}
     config.write_text(json.dumps(raw))
@@ -219,7 +212,7 @@ async def test_foreground_process_exits_75_when_the_port_changes(tmp_path):
 
 
 async def test_command_line_port_keeps_winning_over_an_unchanged_file(tmp_path):
-    port, cli_port = _free_port(), _free_port()
+    port, cli_port = free_port(), free_port()
     config = Path(os.environ["CCR_HOME"]) / "config.json"
     raw = {"Providers": [], "Router": {}, "PORT": port, "LOG": False}
     config.write_text(json.dumps(raw))

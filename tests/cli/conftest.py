@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from ccr.service_record import alive, is_ccr
+from tests.helpers import free_port
 
 BIN = Path(sys.executable).parent / "ccr"
 
@@ -41,12 +41,6 @@ class Result:
 
     def __str__(self) -> str:
         return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(home: Path, **top: Any) -> dict[str, Any]:

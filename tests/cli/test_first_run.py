@@ -7,8 +7,9 @@ import json
 import urllib.request
 
 from ccr.service_record import alive
+from tests.helpers import free_port
 
-from .conftest import free_port, provider, write_config
+from .conftest import provider, write_config
 
 
 def health(url: str) -> dict | None:

@@ -11,8 +11,9 @@ import anthropic
 from aiohttp import web
 
 from ccr.service_record import alive
+from tests.helpers import free_port
 
-from .conftest import free_port, provider, write_config
+from .conftest import provider, write_config
 
 
 def _chunk(delta: dict, finish: str | None = None) -> bytes:

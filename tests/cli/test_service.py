@@ -11,8 +11,9 @@ import subprocess
 import urllib.request
 
 from ccr.service_record import alive
+from tests.helpers import free_port
 
-from .conftest import ccr_argv, ccr_processes, free_port, write_config
+from .conftest import ccr_argv, ccr_processes, write_config
 
 PID_FILE = ".claude-code-router.pid"
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import aiohttp
 import anthropic
 import pytest
 from aiohttp import web
 
-from tests.helpers import make_config, openai_provider, parse_sse, sse
+from tests.helpers import free_port, make_config, openai_provider, parse_sse, sse
 
 from .util import chunk, raw_post, stream_handler
 
@@ -92,12 +91,6 @@ async def test_reply_that_is_not_json(proxy):
     pair = await proxy(handler)
     status, _, raw = await raw_post(pair.ccr.url + "/v1/messages", REQUEST)
     assert status == 502 and b"not JSON" in raw and b"fake,gpt-test" in raw
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("stream", [False, True])

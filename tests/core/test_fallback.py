@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 
 import anthropic
@@ -23,7 +22,7 @@ from ccr.logs.setup import LOGGING
 from ccr.proxy.records import RecordedExchange
 from ccr.server.keys import RECORD_OBSERVERS, RUNTIME
 from tests.admin.conftest import admin_server  # noqa: F401  (the fixture)
-from tests.helpers import make_config, openai_provider, parse_sse, sse
+from tests.helpers import free_port, make_config, openai_provider, parse_sse, sse
 
 from .util import USAGE, chat_reply, chunk, json_handler, raw_post, stream_handler
 
@@ -44,12 +43,6 @@ def backup_reply(stream: bool):
         return stream_handler(sse(chunk({"role": "assistant", "content": "from backup"}),
                                   chunk({}, finish_reason="stop"), chunk(choices=False, usage=USAGE)))
     return json_handler(chat_reply("from backup", usage=USAGE))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def pair_of(fake_upstream, ccr_server, primary, backup, *, form: str = "list", **top):

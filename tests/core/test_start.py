@@ -13,11 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers import free_port
 
 
 async def run_ccr(*args: str, env: dict | None = None) -> asyncio.subprocess.Process:

@@ -17,8 +17,9 @@ import aiohttp
 import pytest
 
 from tests.execution.conftest import claude_bin
+from tests.helpers import free_port
 
-from .cluster import APIKEY, ROOT, Cluster, free_port
+from .cluster import APIKEY, ROOT, Cluster
 from .test_cluster import _ccr, _create_database
 
 pytestmark = pytest.mark.timeout(300)

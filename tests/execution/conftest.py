@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,12 +132,6 @@ def exec_config(upstream_url: str, *, apikey: str | None = APIKEY, port: int | N
     if port:
         top["PORT"] = port
     return make_config([openai_provider(upstream_url)], {"default": "fake,gpt-test"}, **top)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

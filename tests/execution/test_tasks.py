@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from tests.execution.conftest import exec_config, free_port, sse_events, wait_done
+from tests.execution.conftest import exec_config, sse_events, wait_done
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.claude_cli
 

@@ -10,7 +10,6 @@ import json
 import os
 import random
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+
+from tests.helpers import free_port
 
 from .conftest import APIKEY, UPSTREAM_KEY
 
@@ -68,12 +69,6 @@ def test_kill9_during_config_writes_leaves_the_old_file_or_the_new(tmp_path: Pat
     assert last > 0  # writes did happen between kills
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _sleeper(tmp_path: Path) -> Path:
     """A stand-in CLI that records its pid and sleeps (the process a kill -9 of ccr orphans)."""
     script = tmp_path / "claude"
@@ -110,7 +105,7 @@ async def _tasks(session: aiohttp.ClientSession, base: str) -> dict[str, dict[st
 
 
 async def test_kill9_with_tasks_running_every_task_is_accounted_for(tmp_path: Path, _isolated_home: Path) -> None:
-    home, port = _isolated_home, _free_port()
+    home, port = _isolated_home, free_port()
     script = _sleeper(tmp_path)
     (home / "config.json").write_text(json.dumps({
         "APIKEY": APIKEY, "PORT": port, "CLAUDE_PATH": str(script),

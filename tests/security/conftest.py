@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,14 +16,9 @@ import aiohttp
 import pytest
 
 from tests.admin.conftest import admin_server  # noqa: F401  (re-exported fixture)
+from tests.helpers import free_port
 
 LONG_KEY = "client-key-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def base_config(**top: Any) -> dict[str, Any]:

@@ -14,8 +14,9 @@ import os
 import sys
 
 from ccr.config.guards import MIN_EXPOSED_KEY
+from tests.helpers import free_port
 
-from .conftest import LONG_KEY, base_config, free_port
+from .conftest import LONG_KEY, base_config
 
 SECRET = "s3cr3t-value-do-not-show-9f2c"
 

@@ -12,9 +12,7 @@ import pytest
 from aiohttp import web
 
 from ccr.server.app import create_app
-from tests.helpers import admin_headers, make_config, openai_provider
-
-from .conftest import free_port
+from tests.helpers import admin_headers, free_port, make_config, openai_provider
 
 
 def own_non_loopback_address() -> str:

@@ -109,6 +109,7 @@ class SSEDecoder:
                     append(made(SSEEvent, ("message", block[5:], last_id)))
                     continue
             self._lines([*block.split("\n"), ""], events)  # the blank line that ended it
+            last_id = self._id  # an `id:` line there holds for the events after it
         if last:  # the unfinished event: its complete lines are parsed now, never again
             lines = last.split("\n")
             partial = lines.pop()

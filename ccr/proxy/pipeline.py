@@ -196,7 +196,7 @@ def _include_usage(body: Json) -> bool:
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Call:
     """One call to one target: its chain and the Context its steps see."""
 
@@ -345,11 +345,11 @@ def _headers_came(ex: Exchange) -> None:
 
 async def _anthropic(ex: Exchange, call: _Call, is_stream: bool, body: Body, raw: bool) -> Answer:
     chain, ctx, target, request = call.chain, call.ctx, call.route, ex.prepared.body
-    summary = StreamSummary()
     if not is_stream:
         data = await chain_reply(chain, ctx, await reply_object(body, ctx, anthropic=call.native))
         return Answer(ex, message=data if call.native else to_message(
             data, model=target.model, provider=target.provider.name, request=request))
+    summary = StreamSummary()
     if call.native:
         if raw and not chain.touches("stream"):
             usage: dict[str, int] = {}
@@ -375,7 +375,6 @@ async def _anthropic(ex: Exchange, call: _Call, is_stream: bool, body: Body, raw
 async def _openai(ex: Exchange, call: _Call, is_stream: bool, body: Body, raw: bool) -> Answer:
     chain, ctx = call.chain, call.ctx
     out = openai_out.Reply(model=call.route.model, label=call.route.name)
-    summary = StreamSummary()
 
     def usage() -> Mapping[str, Any]:
         return usage_from_unified(out.usage)
@@ -384,6 +383,7 @@ async def _openai(ex: Exchange, call: _Call, is_stream: bool, body: Body, raw: b
         data = await chain_reply(chain, ctx, await reply_object(body, ctx, anthropic=call.native))
         return Answer(ex, message=openai_out.completion(message_to_unified(data) if call.native else data, out),
                       usage=usage)
+    summary = StreamSummary()
     include = _include_usage(ex.prepared.body) or not ex.prepared.stream
 
     def chunks(before_read: BeforeRead | None) -> AsyncIterator[Any]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccr.config.claude_code import ExecSettings
-from ccr.proxy.records import TASK_HEADER
+from ccr.proxy.records import TASK_HEADER, TaskSettings, task_header
 
 from .options import RunOptions
 
@@ -96,7 +96,9 @@ def build_invocation(claude: str, prompt: str, options: RunOptions, settings: Ex
         "API_TIMEOUT_MS": str(timeout_ms),
     })
     if settings.through_ccr:
-        env["ANTHROPIC_CUSTOM_HEADERS"] = f"{TASK_HEADER}: {task_id}"
+        route = options.model if options.model and "," in options.model else None
+        task = task_header(task_id, TaskSettings(options.temperature, route))
+        env["ANTHROPIC_CUSTOM_HEADERS"] = f"{TASK_HEADER}: {task}"
     if options.max_tokens is not None:
         env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] = str(options.max_tokens)
     if settings.permission_mode == "bypassPermissions" and settings.is_sandbox:

@@ -1,9 +1,10 @@
 """Tasks in flight: their live event feed, their cancel switch, and what ccr applies to the
 model requests their CLI makes.
 
-The runner tags each CLI's requests with `x-ccr-task: <task id>`. The registry's two hooks, which
-the execution API registers with the proxy (`task_adjuster`, `task_counter`), apply the task's
-temperature and model, which the CLI has no flag for, and count its tokens.
+The runner tags each CLI's requests with `x-ccr-task: <task id>; temperature=...; route=...`
+(ccr.proxy.records.task_header). Two hooks, which the execution API registers with the proxy,
+apply the task's temperature and route, which the CLI has no flag for (`task_adjuster`, from
+the header, so on any node), and count its tokens (`task_counter`, for tasks in this process).
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ _HISTORY = 2000  # events kept for a subscriber that arrives late
 @dataclass(eq=False)
 class RunningTask:
     id: str
-    model: str | None = None
-    temperature: float | None = None
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     pid: int | None = None
     requests: int = 0
@@ -93,8 +92,9 @@ class TaskRegistry(dict[str, RunningTask]):
 RUNNING: web.AppKey[TaskRegistry] = web.AppKey("ccr_execution_running", TaskRegistry)
 
 
-def task_adjuster(registry: TaskRegistry) -> Adjuster:
-    """The request adjuster: a task's temperature and route on its CLI's requests.
+def task_adjuster() -> Adjuster:
+    """The request adjuster: a task's temperature and route on its CLI's requests, as its
+    TASK_HEADER carries them (so a router node applies them for a task any worker runs).
 
     A temperature replaces extended thinking, which Anthropic refuses to combine with one. An
     explicit "provider,model" route binds every request of the task (subagents included);
@@ -102,7 +102,7 @@ def task_adjuster(registry: TaskRegistry) -> Adjuster:
     """
 
     def adjust(prepared: PreparedRequest) -> None:
-        task = registry.get(prepared.task_id) if prepared.task_id else None
+        task = prepared.task
         if task is None or prepared.front != "anthropic":
             return
         body = prepared.body
@@ -111,8 +111,8 @@ def task_adjuster(registry: TaskRegistry) -> Adjuster:
             thinking = body.pop("thinking", None)
             if thinking is not None and prepared.route is not None and prepared.route.reason.startswith("think"):
                 prepared.route = None  # routed for its thinking, which is gone: route again
-        if task.model and "," in task.model and body.get("model") != task.model:
-            body["model"] = task.model
+        if task.route and body.get("model") != task.route:
+            body["model"] = task.route
             prepared.route = None
 
     return adjust

@@ -207,7 +207,7 @@ class ExecutionService:
 
     def _in_flight(self, task_id: str, run: RunRequest) -> RunningTask:
         """The task's entry in the registry (what /v1/messages applies to its requests)."""
-        return self.registry.setdefault(task_id, RunningTask(task_id, run.options.model, run.options.temperature))
+        return self.registry.setdefault(task_id, RunningTask(task_id))
 
     def _spawn(self, task_id: str, run: RunRequest) -> None:
         self._in_flight(task_id, run)

@@ -128,7 +128,7 @@ class Worker:
         except CCRError as exc:  # the config changed under it (e.g. allowed roots)
             await self.service.finish_failed(record.id, f"cannot run here: {exc.message}")
             return True
-        task = RunningTask(record.id, run.options.model, run.options.temperature)
+        task = RunningTask(record.id)
         writer = EventWriter(self.store, record.id)
         task.sink, task.drain = writer.add, writer.flush
         self._running[record.id] = task

@@ -30,9 +30,11 @@ if TYPE_CHECKING:
     from .router import Route
 
 __all__ = ["RequestRecord", "AttemptRecord", "RecordedExchange", "PreparedRequest", "Observer",
-           "Adjuster", "Observers", "Bodies", "notify", "TASK_HEADER", "REPLY_CAP"]
+           "Adjuster", "Observers", "Bodies", "notify", "TASK_HEADER", "REPLY_CAP", "TaskSettings",
+           "task_header", "read_task_header"]
 
-#: The header the execution API's Claude Code runs send, naming their task (`x-ccr-task: <id>`).
+#: The header the execution API's Claude Code runs send: their task and its settings
+#: (`x-ccr-task: <id>; temperature=0.2; route=openai,gpt-4.1`, see `task_header`).
 TASK_HEADER = "x-ccr-task"
 
 log = structlog.get_logger("ccr.records")
@@ -101,6 +103,47 @@ class RecordedExchange:
     reply_cut: bool = False              # the reply was longer than REPLY_CAP
 
 
+@dataclass(frozen=True, slots=True)
+class TaskSettings:
+    """What a task asks of every model request its CLI makes, subagents' too (the CLI has no
+    flag for a temperature, and picks its own model for subagents)."""
+
+    temperature: float | None = None
+    route: str | None = None  # an explicit "provider,model"
+
+
+def task_header(task_id: str, settings: TaskSettings) -> str:
+    """The TASK_HEADER value a task's CLI sends. The settings travel with each request, so any
+    router node applies them, whichever host runs the task."""
+    parts = [task_id]
+    if settings.temperature is not None:
+        parts.append(f"temperature={settings.temperature}")
+    if settings.route:
+        parts.append(f"route={settings.route}")
+    return "; ".join(parts)
+
+
+def read_task_header(value: str | None) -> tuple[str | None, TaskSettings | None]:
+    """(task id, its settings) from a TASK_HEADER value; what is not understood is left out."""
+    if not value:
+        return None, None
+    task_id, *fields = (part.strip() for part in value.split(";"))
+    temperature: float | None = None
+    route: str | None = None
+    for item in fields:
+        key, _, text = item.partition("=")
+        if key == "temperature":
+            try:
+                number = float(text)
+            except ValueError:
+                continue
+            temperature = number if 0.0 <= number <= 1.0 else None
+        elif key == "route" and "," in text:
+            route = text
+    settings = TaskSettings(temperature, route) if temperature is not None or route else None
+    return task_id or None, settings
+
+
 @dataclass(slots=True)
 class PreparedRequest:
     """A validated request on its way to a provider; adjusters may change `body`."""
@@ -115,6 +158,7 @@ class PreparedRequest:
     route: Route | None = None           # set before adjusters run; None asks for a new routing
     record: RequestRecord | None = None  # e.g. for `max_tokens_clamped`
     size: int | None = None              # bytes of the client's body: a free bound of its tokens
+    task: TaskSettings | None = None     # from TASK_HEADER: a task's temperature and route
 
 
 Observer = Callable[[RecordedExchange], None]

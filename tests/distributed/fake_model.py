@@ -2,8 +2,8 @@
 
     python -m tests.distributed.fake_model PORT
 
-User text `MARK-<w>` answers `OUT-<w>`; `@@HANG@@` waits until POST /release. GET /hung says how
-many requests are hanging, GET /seen how many requests came in.
+User text `MARK-<w>` answers `OUT-<w>`; `@@HANG@@` waits until POST /release. GET /state says how
+many requests are hanging and came in, and the temperature of each request per mark.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-state: dict[str, Any] = {"hung": 0, "seen": 0}
+state: dict[str, Any] = {"hung": 0, "seen": 0, "temperatures": {}}
 gates: list[asyncio.Event] = []  # the current hang's gate; /release opens it and starts a new one
 
 
@@ -47,6 +47,8 @@ async def chat(request: web.Request) -> web.StreamResponse:
         finally:
             state["hung"] -= 1
     marks = re.findall(r"MARK-([A-Za-z0-9]+)", text)
+    if marks:
+        state["temperatures"].setdefault(marks[-1], []).append(body.get("temperature"))
     content = f"OUT-{marks[-1]}" if marks else "OUT-none"
     usage = {"prompt_tokens": 40, "completion_tokens": 7}
     if not body.get("stream"):

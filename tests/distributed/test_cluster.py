@@ -128,6 +128,25 @@ async def test_live_output_is_read_from_a_node_that_does_not_run_the_task(cluste
     assert kinds[0] == "status" and "start" in kinds and "output" in kinds and kinds[-1] == "done"
 
 
+async def test_a_task_run_by_a_worker_gets_its_temperature_on_every_request(cluster: dict[str, Any]) -> None:
+    """The worker's CLI reaches a router node that does not run the task: the temperature
+    travels in the task's header, so that node applies it."""
+    c, a = cluster["cluster"], cluster["a"]
+    async with aiohttp.ClientSession(headers=HEADERS) as http:
+        async with http.post(f"{a.url}/api/claude-code/async",
+                             json={"prompt": "MARK-warm", "options": {"temperature": 0.25}}) as response:
+            assert response.status == 202, await response.text()
+            task_id = (await response.json())["task_id"]
+
+        async def done() -> bool:
+            return (await _view(http, a, task_id))["status"] in ("completed", "failed")
+        await _until(done, 120, "the task to finish")
+        view = await _view(http, a, task_id)
+    assert view["status"] == "completed", view
+    sent = model_state(c)["temperatures"].get("warm")
+    assert sent and all(t == 0.25 for t in sent), sent
+
+
 async def test_a_cancel_sent_to_any_node_reaches_the_worker(cluster: dict[str, Any]) -> None:
     c, a, b = cluster["cluster"], cluster["a"], cluster["b"]
     async with aiohttp.ClientSession(headers=HEADERS) as http:

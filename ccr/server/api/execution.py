@@ -54,7 +54,7 @@ def setup(app: web.Application) -> None:
     registry = TaskRegistry()
     app[RUNNING] = registry
     app[MODEL_CREDENTIALS].append(registry)  # each task's CLI calls ccr with its own token
-    app[REQUEST_ADJUSTERS].append(task_adjuster(registry))  # its temperature and model
+    app[REQUEST_ADJUSTERS].append(task_adjuster())  # its temperature and model
     app[RECORD_OBSERVERS].append(task_counter(registry))  # its requests and tokens
     service = ExecutionService(app[RUNTIME].config, registry)
     app[MODEL_CREDENTIALS].append(service.tokens)  # shared database: tokens of other nodes' tasks

@@ -18,7 +18,7 @@ from ccr import jsonlib
 from ccr.errors import CCRError, error_body, redact
 from ccr.formats.validate import validate_request
 from ccr.proxy import pipeline
-from ccr.proxy.records import TASK_HEADER, Bodies, PreparedRequest, RequestRecord
+from ccr.proxy.records import TASK_HEADER, Bodies, PreparedRequest, RequestRecord, read_task_header
 from ccr.proxy.router import session_id_of
 from ccr.server.api.stream_out import StreamOut, stream_reply
 from ccr.server.body import read_json
@@ -37,7 +37,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     started = time.monotonic()
     app = request.app
     runtime = app[RUNTIME]  # this snapshot serves the whole request, reload or not
-    record = RequestRecord(request_id=request[REQUEST_ID], task_id=request.headers.get(TASK_HEADER))
+    task_id, task = read_task_header(request.headers.get(TASK_HEADER))
+    record = RequestRecord(request_id=request[REQUEST_ID], task_id=task_id)
     observers = app[RECORD_OBSERVERS]
     bodies = Bodies() if observers.want_bodies else None  # the inspector is on
     ex: pipeline.Exchange | None = None
@@ -49,7 +50,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
         prepared = PreparedRequest("anthropic", body, record.request_id, stream=record.stream,
                                    session_id=record.session_id, task_id=record.task_id,
-                                   headers=headers, record=record, size=request.content_length)
+                                   headers=headers, record=record, size=request.content_length, task=task)
         ex = pipeline.Exchange(app[HTTP], runtime, prepared, record, log, started, bodies=bodies)
         await pipeline.route(ex, app[REQUEST_ADJUSTERS])
         if record.stream:

@@ -98,6 +98,14 @@ class SSEDecoder:
         event of a single `data:` line without the per-line machinery."""
         blocks = text.split("\n\n")
         last = blocks.pop()
+        # The commonest read: one-line `data: ` events only (every LF is in a blank-line pair,
+        # and each pair is followed by `data: `), perhaps with the start of the next one.
+        if (blocks and text.startswith("data: ") and text.count("\n") == 2 * len(blocks)
+                and text.count("\n\ndata: ") == len(blocks) - 1 + last.startswith("data: ")):
+            if last:
+                self._line.append(last)
+            made, last_id = _made, self._id
+            return [made(SSEEvent, ("message", block[6:], last_id)) for block in blocks]
         events: list[SSEEvent] = []
         append, made, last_id = events.append, _made, self._id  # per event: no look-ups, no Python call
         for block in blocks:

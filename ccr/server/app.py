@@ -21,7 +21,6 @@ from ccr.config import Config
 from ccr.config.limits import max_body_bytes
 from ccr.proxy.records import Observers
 from ccr.proxy.runtime import Runtime, build_runtime
-from ccr.proxy.upstream import call_timeout
 from ccr.server.api import execution as execution_api
 
 from . import auth
@@ -72,7 +71,7 @@ async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
                                      enable_cleanup_closed=False)
     # No cookie jar: ccr is shared, and a cookie one reply sets must not go out with the next
     # request (another client's, or another key's of the pool).
-    session = aiohttp.ClientSession(connector=connector, timeout=call_timeout(app[RUNTIME].config),
+    session = aiohttp.ClientSession(connector=connector, timeout=app[RUNTIME].timeout,
                                     cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True, trust_env=False,
                                     json_serialize=json.dumps)
     app[HTTP] = session

@@ -11,16 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 import psycopg
 
-from .sqlite import ROW_VALUES, SQLiteStore
+from .sqlite import SQLiteStore
 from .store import UsageRow
 
 __all__ = ["PostgresStore"]
 
 _COLUMNS = [f.name for f in fields(UsageRow)]
+#: a row's values in column order (dataclasses.astuple deep-copies: 50 us a row, this 1 us)
+_ROW_VALUES = attrgetter(*_COLUMNS)
 
 
 class PostgresStore(SQLiteStore):
@@ -50,7 +53,7 @@ class PostgresStore(SQLiteStore):
         marks = ", ".join(["%s"] * len(_COLUMNS))
         with self._pg.transaction(), self._pg.cursor() as cursor:
             cursor.executemany(f"INSERT INTO ccr_requests ({', '.join(_COLUMNS)}) VALUES ({marks})",
-                               [ROW_VALUES(r) for r in rows])
+                               [_ROW_VALUES(r) for r in rows])
 
     def prune(self, before: float) -> int:
         return self._pg.execute("DELETE FROM ccr_requests WHERE started_at < %s", (before,)).rowcount

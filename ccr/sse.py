@@ -109,13 +109,10 @@ class SSEDecoder:
         events: list[SSEEvent] = []
         append, made, last_id = events.append, _made, self._id  # per event: no look-ups, no Python call
         for block in blocks:
-            if "\n" not in block:
-                if block.startswith("data: "):
-                    append(made(SSEEvent, ("message", block[6:], last_id)))
-                    continue
-                if block.startswith("data:"):
-                    append(made(SSEEvent, ("message", block[5:], last_id)))
-                    continue
+            if "\n" not in block and block.startswith("data:"):
+                value = block[6:] if block.startswith(" ", 5) else block[5:]  # one space is part of the field
+                append(made(SSEEvent, ("message", value, last_id)))
+                continue
             self._lines([*block.split("\n"), ""], events)  # the blank line that ended it
             last_id = self._id  # an `id:` line there holds for the events after it
         if last:  # the unfinished event: its complete lines are parsed now, never again

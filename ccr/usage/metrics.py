@@ -65,6 +65,10 @@ class _Histogram:
         self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
         self.sum = 0.0
 
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1  # the first bound >= value: le semantics
+        self.sum += value
+
     def buckets(self) -> list[tuple[str, float]]:
         out: list[tuple[str, float]] = []
         total = 0
@@ -119,13 +123,9 @@ class Metrics(Collector):
             series.unpriced += 1
         series.fallbacks += record.fallback
         series.clamped += record.max_tokens_clamped is not None
-        seconds, histogram = record.latency_ms / 1000, series.latency  # _Histogram.observe, inlined
-        histogram.counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # first bound >= value: `le`
-        histogram.sum += seconds
+        series.latency.observe(record.latency_ms / 1000)
         if record.ttfb_ms is not None:
-            seconds, histogram = record.ttfb_ms / 1000, series.ttfb
-            histogram.counts[bisect_left(TTFB_BUCKETS, seconds)] += 1
-            histogram.sum += seconds
+            series.ttfb.observe(record.ttfb_ms / 1000)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -193,7 +193,7 @@ class ExecutionService:
         if self.shared is not None:  # admitted already; a worker takes it from the queue
             await self.shared.insert(record)
             return record
-        self._in_flight(record.id, run)
+        self._in_flight(record.id)
         try:
             await self.store.insert(record)
         except BaseException:
@@ -205,12 +205,12 @@ class ExecutionService:
         if self.shared is None:  # with a shared database the insert already queued it
             self._spawn(record.id, run)
 
-    def _in_flight(self, task_id: str, run: RunRequest) -> RunningTask:
+    def _in_flight(self, task_id: str) -> RunningTask:
         """The task's entry in the registry (what /v1/messages applies to its requests)."""
         return self.registry.setdefault(task_id, RunningTask(task_id))
 
     def _spawn(self, task_id: str, run: RunRequest) -> None:
-        self._in_flight(task_id, run)
+        self._in_flight(task_id)
         task = asyncio.create_task(self._run_background(task_id, run), name=f"ccr-task-{task_id}")
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -238,7 +238,7 @@ class ExecutionService:
         """Wait for a slot, run with retries, store and return the result object."""
         if self.shared is not None:
             return await self._await_result(self.shared, task_id)
-        task = self._in_flight(task_id, run)
+        task = self._in_flight(task_id)
         settings = self._settings
         stream = run.options.format == "stream-json" if stream_json is None else stream_json
         try:

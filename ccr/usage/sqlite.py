@@ -28,12 +28,17 @@ _COLUMNS = [f.name for f in fields(UsageRow)]
 # unset value a sentinel no real value takes ("" or -1), which the INSERT turns back into NULL.
 _SENTINELS = {"error": "''", "cost_usd": "-1", "ttfb_ms": "-1", "attempts": "''", "session_id": "''",
               "task_id": "''", "max_tokens_clamped": "-1"}
-_INSERT = (f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ("
-           + ", ".join(f"NULLIF(?, {_SENTINELS[c]})" if c in _SENTINELS else "?" for c in _COLUMNS) + ")")
+_ROW = "(" + ", ".join(f"NULLIF(?, {_SENTINELS[c]})" if c in _SENTINELS else "?" for c in _COLUMNS) + ")"
+# A batch is written in few statements of many rows each: one sqlite3 step per statement (the
+# writer thread gives up the GIL once per step), rather than one per row. Chunk sizes are powers
+# of two so only eight statements are ever prepared, and stay in the connection's cache.
+_CHUNKS = (128, 64, 32, 16, 8, 4, 2, 1)
+_INSERTS = {n: f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES " + ", ".join([_ROW] * n)
+            for n in _CHUNKS}
 
 
 def _bound(row: UsageRow) -> tuple[Any, ...]:
-    """The row's values for `_INSERT`, in column order (UsageRow's field order)."""
+    """The row's values for one `_ROW`, in column order (UsageRow's field order)."""
     return (row.started_at, row.request_id, row.front, int(row.stream), row.route_reason, row.provider,
             row.model, row.status, row.error or "", row.input_tokens, row.output_tokens,
             row.cache_read_tokens, row.cache_write_tokens, -1 if row.cost_usd is None else row.cost_usd,
@@ -93,7 +98,12 @@ class SQLiteStore:
         if not rows:
             return
         with self._db:
-            self._db.executemany(_INSERT, [_bound(r) for r in rows])
+            start = 0
+            for size in _CHUNKS:
+                while len(rows) - start >= size:
+                    chunk = rows[start:start + size]
+                    self._db.execute(_INSERTS[size], [v for row in chunk for v in _bound(row)])
+                    start += size
 
     def prune(self, before: float) -> int:
         with self._db:

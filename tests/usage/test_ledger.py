@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from dataclasses import replace
@@ -27,8 +28,9 @@ def row(n: int = 0, **changes) -> UsageRow:
     return replace(base, **changes)
 
 
-def ledger_at(home: Path, retention: int = 90, linger: float = 0.0) -> Ledger:
-    ledger = Ledger(lambda: SQLiteStore(home / FILENAME), retention_days=lambda: retention, linger=linger)
+def ledger_at(home: Path, retention: int = 90, linger: float = 0.0, quiet: float = 0.2) -> Ledger:
+    ledger = Ledger(lambda: SQLiteStore(home / FILENAME), retention_days=lambda: retention, linger=linger,
+                    quiet=quiet)
     ledger.start()
     return ledger
 
@@ -82,6 +84,21 @@ async def test_every_column_is_kept_as_given_unset_ones_as_null(tmp_path):
     assert (got["req_0"]["stream"], got["req_0"]["fallback"]) == (1, 0)
     assert (got["req_1"]["stream"], got["req_1"]["fallback"]) == (0, 1)
     assert got["req_1"]["latency_ms"] == full.latency_ms and got["req_1"]["started_at"] == full.started_at
+
+
+def test_a_batch_of_any_size_is_written_whole_and_in_order(tmp_path):
+    """A batch goes in as several many-row statements; none of its rows is lost or reordered."""
+    store = SQLiteStore(tmp_path / FILENAME)
+    for size in (1, 2, 203, 300):  # 203 = 128 + 64 + 8 + 2 + 1; 300 = 2 × 128 + 32 + 8 + 4
+        store.append([row(n, request_id=f"b{size}_{n}", cost_usd=None if n % 3 else n / 1000,
+                          session_id=None if n % 2 else f"s{n}") for n in range(size)])
+    store.close()
+    db = sqlite3.connect(tmp_path / FILENAME)
+    got = db.execute("SELECT request_id, cost_usd, session_id FROM requests ORDER BY id").fetchall()
+    db.close()
+    want = [(f"b{size}_{n}", None if n % 3 else n / 1000, None if n % 2 else f"s{n}")
+            for size in (1, 2, 203, 300) for n in range(size)]
+    assert got == want
 
 
 async def test_by_session_task_provider_and_a_time_series(tmp_path):
@@ -151,6 +168,34 @@ async def test_a_reader_sees_the_rows_while_the_service_writes(tmp_path):
         assert reader.query(0, NOW + 1, None, "provider").total.requests == 2
         with pytest.raises(sqlite3.OperationalError):
             reader.append([row(2)])
+    finally:
+        reader.close()
+        await ledger.close()
+
+
+async def test_a_query_does_not_wait_for_a_batch_to_gather(tmp_path):
+    """Rows wait for their batch; a query ends the wait at once, and sees them."""
+    ledger = ledger_at(tmp_path, linger=120, quiet=120)
+    await ledger.started()
+    for n in range(3):
+        ledger.add(row(n))
+    report = await asyncio.wait_for(ledger.query(0, NOW + 1, None, "model"), 20)
+    await asyncio.wait_for(ledger.close(), 20)
+    assert report.total.requests == 3
+
+
+async def test_the_last_rows_are_written_soon_after_traffic_stops(tmp_path):
+    """`ccr usage` beside the service sees a session's last request without waiting a whole batch."""
+    ledger = ledger_at(tmp_path, linger=120, quiet=0.2)
+    await ledger.started()
+    ledger.add(row(0))
+    reader = SQLiteStore(tmp_path / FILENAME, readonly=True)
+    try:
+        for _ in range(200):  # up to 20 s; written 0.2 s after the row unless the wait is broken
+            if reader.query(0, NOW + 1, None, "provider").total.requests == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert reader.query(0, NOW + 1, None, "provider").total.requests == 1
     finally:
         reader.close()
         await ledger.close()

@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +102,8 @@ class SQLiteStore:
             start = 0
             for size in _CHUNKS:
                 while len(rows) - start >= size:
-                    chunk = rows[start:start + size]
-                    self._db.execute(_INSERTS[size], [v for row in chunk for v in _bound(row)])
+                    values = tuple(chain.from_iterable(map(_bound, rows[start:start + size])))
+                    self._db.execute(_INSERTS[size], values)
                     start += size
 
     def prune(self, before: float) -> int:

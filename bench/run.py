@@ -11,7 +11,9 @@ save the results.
 With `--baseline-tree`, ccr from that checkout (e.g. `git worktree add ../wt-oldbuild REV`) runs
 as `ccr-old` in the same rounds as this checkout's ccr, and a second table gives each case's
 CPU per request and per streamed event for both builds, their ratio (old/new: above 1 means
-this build is cheaper) and the bare converter's figure beside them.
+this build is cheaper) and the bare converter's figure beside them. Then both builds run side
+by side (bench/side_by_side.py: both loaded at once on one core, `--side-by-side-rounds`
+rounds), which takes the machine's drift out of their CPU ratio.
 
 The fake upstream and this load generator share core 0; the bare converter, ccr (and the peer)
 get core 1, when the machine has two cores we may use. The bare converter (bench/bare.py) is the
@@ -33,7 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import counting, report
+from . import counting, report, side_by_side
 from .loadgen import CaseRun, Target, run_case
 from .procs import Proc, cores, pin, start_bare, start_ccr, start_peer, start_upstream
 from .workloads import MODES, SIZES, Mode, build
@@ -57,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="skip the bare aiohttp converter baseline (bench/bare.py)")
     parser.add_argument("--baseline-tree", type=Path, metavar="PATH",
                         help="also run ccr from this checkout (an older build) as `ccr-old`")
+    parser.add_argument("--side-by-side-rounds", type=int, default=5, metavar="N",
+                        help="with --baseline-tree: rounds of both builds loaded at once (0: none)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
     parser.add_argument("--no-counting", action="store_true", help="skip the token counter benchmark")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and latest.md go")
@@ -96,6 +100,7 @@ def _modes(names: list[str], quick: bool) -> list[Mode]:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.quick:
         args.rounds, args.seconds, args.max_requests = 1, 0.25, 200
+        args.side_by_side_rounds = min(args.side_by_side_rounds, 2)
         if args.concurrency == "1,16,64,256":
             args.concurrency = "1,8"
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -143,6 +148,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                                           "anthropic", peer))
             memory = {t.name: {"start": t.proc.memory_mb()[0]} for t in targets if t.proc}
             runs = await _rounds(args, targets, workloads, levels, memory)
+            paired: list[side_by_side.Paired] = []
+            if args.baseline_tree is not None and args.side_by_side_rounds > 0:
+                by_name = {t.name: t for t in targets}
+                paired = await side_by_side.paired_rounds(
+                    by_name[report.OLD], by_name["ccr"], workloads, levels, rounds=args.side_by_side_rounds,
+                    seconds=args.seconds, max_requests=args.max_requests, seq=[10**9])
             for t in targets:
                 if t.proc:
                     memory[t.name]["peak"] = t.proc.memory_mb()[1]
@@ -156,9 +167,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         meta["baseline_tree"] = str(args.baseline_tree)
         meta["baseline_rev"] = _revision(args.baseline_tree)
         checks += report.old_new_targets(rows)
+        if paired:
+            checks.append(side_by_side.check(paired))
     results = report.to_json(rows, checks, {**meta, "memory_mb": memory}, counted)
-    _print(results, rows, checks, counted, memory)
-    _save(args.out, results, rows, checks, counted, memory)
+    results["side_by_side"] = [{"size": p.size, "mode": p.mode, "concurrency": p.concurrency,
+                                "old_ms": p.old_ms, "new_ms": p.new_ms, "new_over_old": p.ratio}
+                               for p in paired]
+    _print(results, rows, checks, counted, memory, paired)
+    _save(args.out, results, rows, checks, counted, memory, paired)
     return results
 
 
@@ -215,7 +231,8 @@ def _memory_text(memory: dict[str, dict[str, float]]) -> str:
 
 
 def _print(results: dict[str, Any], rows: list[report.Row], checks: list[report.Check],
-           counted: counting.CountingResult | None, memory: dict[str, dict[str, float]]) -> None:
+           counted: counting.CountingResult | None, memory: dict[str, dict[str, float]],
+           paired: list[side_by_side.Paired]) -> None:
     meta = results["meta"]
     print(f"\n{meta['cpu']}, {meta['cores']} cores, Python {meta['python']}, aiohttp {meta['aiohttp']}"
           f", extras: {', '.join(meta['installed_extras']) or 'none'}, pinned: {meta['pinned']}")
@@ -225,6 +242,10 @@ def _print(results: dict[str, Any], rows: list[report.Row], checks: list[report.
         print(f"Old build ({meta.get('baseline_rev', '?')}) against this one, same run:\n")
         print(report.old_new_table(rows))
         print()
+    if paired:
+        print(_SIDE_BY_SIDE + "\n")
+        print(side_by_side.table(paired))
+        print()
     print(_memory_text(memory))
     print(_counting_text(counted))
     print()
@@ -232,7 +253,8 @@ def _print(results: dict[str, Any], rows: list[report.Row], checks: list[report.
 
 
 def _save(out: Path, results: dict[str, Any], rows: list[report.Row], checks: list[report.Check],
-          counted: counting.CountingResult | None, memory: dict[str, dict[str, float]]) -> None:
+          counted: counting.CountingResult | None, memory: dict[str, dict[str, float]],
+          paired: list[side_by_side.Paired]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str))
     meta = results["meta"]
@@ -240,8 +262,14 @@ def _save(out: Path, results: dict[str, Any], rows: list[report.Row], checks: li
         f"`{meta['command']}` on {meta['date']}: {meta['cpu']}, {meta['cores']} cores, "
         f"Python {meta['python']}, aiohttp {meta['aiohttp']}, extras: "
         f"{', '.join(meta['installed_extras']) or 'none'}, pinned: {meta['pinned']}\n\n"
-        f"{report.table(rows)}\n\n{_old_new_text(rows, meta)}{_memory_text(memory)}\n\n{_counting_text(counted)}\n\n"
+        f"{report.table(rows)}\n\n{_old_new_text(rows, meta)}"
+        f"{_SIDE_BY_SIDE + chr(10) * 2 + side_by_side.table(paired) + chr(10) * 2 if paired else ''}"
+        f"{_memory_text(memory)}\n\n{_counting_text(counted)}\n\n"
         f"{report.targets_table(checks)}\n")
+
+
+_SIDE_BY_SIDE = ("Old build and this one side by side (both loaded at once on one core; CPU per "
+                 "request, new/old above 1: this build costs more):")
 
 
 def _old_new_text(rows: list[report.Row], meta: dict[str, Any]) -> str:

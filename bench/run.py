@@ -168,10 +168,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         meta["baseline_rev"] = _revision(args.baseline_tree)
         checks += report.old_new_targets(rows)
         if paired:
-            checks.append(side_by_side.check(paired))
+            checks += side_by_side.checks(paired)
     results = report.to_json(rows, checks, {**meta, "memory_mb": memory}, counted)
     results["side_by_side"] = [{"size": p.size, "mode": p.mode, "concurrency": p.concurrency,
-                                "old_ms": p.old_ms, "new_ms": p.new_ms, "new_over_old": p.ratio}
+                                "old_ms": p.old_ms, "new_ms": p.new_ms, "new_over_old": p.ratio,
+                                "old_loop_ms": p.old_loop_ms, "new_loop_ms": p.new_loop_ms,
+                                "loop_new_over_old": p.loop_ratio}
                                for p in paired]
     _print(results, rows, checks, counted, memory, paired)
     _save(args.out, results, rows, checks, counted, memory, paired)

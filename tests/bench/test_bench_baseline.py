@@ -106,18 +106,26 @@ def test_quick_run_with_a_baseline_tree(tmp_path: Path) -> None:
     assert set(paired) == {("json", 1), ("stream", 1)}
     assert all(len(p["old_ms"]) == len(p["new_ms"]) == 2 and all(p["old_ms"]) for p in paired.values())
     assert "side by side" in (tmp_path / "latest.md").read_text()
-    assert "CPU per request against the old build, side by side, any case" in {t["what"] for t in results["targets"]}
+    assert {"CPU per request against the old build, side by side, any case",
+            "Event-loop CPU per request against the old build, side by side, any case"} <= {
+        t["what"] for t in results["targets"]}
+    assert all(len(p["new_loop_ms"]) == 2 for p in paired.values())
 
 
 def test_side_by_side_reports_the_median_of_the_rounds_ratios() -> None:
-    steady = side_by_side.Paired("claude-code", "json", 64, old_ms=[1.0, 1.4, 1.2], new_ms=[1.04, 1.47, 1.2])
-    drifting = side_by_side.Paired("small", "json", 1, old_ms=[0.5, 0.8, 0.6], new_ms=[0.6, 0.8, 0.63])
+    steady = side_by_side.Paired("claude-code", "json", 64, old_ms=[1.0, 1.4, 1.2], new_ms=[1.04, 1.47, 1.2],
+                                 old_loop_ms=[1.0, 1.0, 1.0], new_loop_ms=[1.01, 1.02, 1.03])
+    drifting = side_by_side.Paired("small", "json", 1, old_ms=[0.5, 0.8, 0.6], new_ms=[0.6, 0.8, 0.63],
+                                   old_loop_ms=[0.5, 0.5, 0.5], new_loop_ms=[0.5, 0.5, 0.5])
     assert [round(r, 3) for r in drifting.ratios] == [1.2, 1.0, 1.05]
     assert drifting.ratio == 1.05  # the median: one round's spike does not decide
     lines = side_by_side.table([steady, drifting]).splitlines()
-    assert _cells(lines[2]) == ["claude-code", "json", "64", "1.20", "1.20", "1.040", "1.040 1.050 1.000"]
-    check = side_by_side.check([steady, drifting])
-    assert check.ok is True and check.measured.startswith("worst +5.0 % (small json c=1")
-    worse = side_by_side.check([steady, side_by_side.Paired("small", "json", 1, [1.0, 1.0], [1.1, 1.07])])
-    assert worse.ok is False and "+8.5 %" in worse.measured
-    assert side_by_side.check([]).ok is None
+    assert _cells(lines[2]) == ["claude-code", "json", "64", "1.20", "1.20", "1.040", "1.040 1.050 1.000",
+                                "1.00", "1.02", "1.020"]
+    whole, loop = side_by_side.checks([steady, drifting])
+    assert whole.ok is True and whole.measured.startswith("worst +5.0 % (small json c=1")
+    assert loop.ok is True and loop.measured.startswith("worst +2.0 % (claude-code json c=64")
+    dearer = side_by_side.Paired("small", "json", 1, [1.0, 1.0], [1.1, 1.07], [1.0, 1.0], [1.0, 1.0])
+    whole, loop = side_by_side.checks([steady, dearer])
+    assert whole.ok is False and "+8.5 %" in whole.measured and loop.ok is True
+    assert all(c.ok is None for c in side_by_side.checks([]))

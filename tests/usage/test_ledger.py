@@ -101,6 +101,18 @@ def test_a_batch_of_any_size_is_written_whole_and_in_order(tmp_path):
     assert got == want
 
 
+def test_a_library_that_binds_fewer_values_gets_smaller_statements(tmp_path):
+    """SQLite before 3.32 binds at most 999 values a statement: 47 rows of 21, not 128."""
+    store = SQLiteStore(tmp_path / FILENAME)
+    store._db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)  # what such a library allows
+    store.append([row(n, request_id=f"r{n}") for n in range(300)])
+    store.close()
+    db = sqlite3.connect(tmp_path / FILENAME)
+    got = [r for (r,) in db.execute("SELECT request_id FROM requests ORDER BY id")]
+    db.close()
+    assert got == [f"r{n}" for n in range(300)]
+
+
 async def test_by_session_task_provider_and_a_time_series(tmp_path):
     ledger = ledger_at(tmp_path)
     hour = (NOW // 3600) * 3600

@@ -147,13 +147,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     targets.append(Target("claude-code-router", f"http://127.0.0.1:{peer.port}/v1/messages",
                                           "anthropic", peer))
             memory = {t.name: {"start": t.proc.memory_mb()[0]} for t in targets if t.proc}
-            runs = await _rounds(args, targets, workloads, levels, memory)
+            seq = [0]  # one counter for the run: every request body in it is unique
+            runs = await _rounds(args, targets, workloads, levels, memory, seq)
             paired: list[side_by_side.Paired] = []
             if args.baseline_tree is not None and args.side_by_side_rounds > 0:
                 by_name = {t.name: t for t in targets}
                 paired = await side_by_side.paired_rounds(
                     by_name[report.OLD], by_name["ccr"], workloads, levels, rounds=args.side_by_side_rounds,
-                    seconds=args.seconds, max_requests=args.max_requests, seq=[10**9])
+                    seconds=args.seconds, max_requests=args.max_requests, seq=seq)
             for t in targets:
                 if t.proc:
                     memory[t.name]["peak"] = t.proc.memory_mb()[1]
@@ -181,9 +182,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _rounds(args: argparse.Namespace, targets: list[Target], workloads: list[Any],
-                  levels: list[int], memory: dict[str, dict[str, float]]) -> list[CaseRun]:
+                  levels: list[int], memory: dict[str, dict[str, float]], seq: list[int]) -> list[CaseRun]:
     runs: list[CaseRun] = []
-    seq = [0]
     total = args.rounds * len(workloads) * len(levels) * len(targets)
     done = 0
     for round_no in range(args.rounds):
@@ -244,10 +244,7 @@ def _print(results: dict[str, Any], rows: list[report.Row], checks: list[report.
         print(f"Old build ({meta.get('baseline_rev', '?')}) against this one, same run:\n")
         print(report.old_new_table(rows))
         print()
-    if paired:
-        print(_SIDE_BY_SIDE + "\n")
-        print(side_by_side.table(paired))
-        print()
+    print(_side_by_side_text(paired), end="")
     print(_memory_text(memory))
     print(_counting_text(counted))
     print()
@@ -264,14 +261,16 @@ def _save(out: Path, results: dict[str, Any], rows: list[report.Row], checks: li
         f"`{meta['command']}` on {meta['date']}: {meta['cpu']}, {meta['cores']} cores, "
         f"Python {meta['python']}, aiohttp {meta['aiohttp']}, extras: "
         f"{', '.join(meta['installed_extras']) or 'none'}, pinned: {meta['pinned']}\n\n"
-        f"{report.table(rows)}\n\n{_old_new_text(rows, meta)}"
-        f"{_SIDE_BY_SIDE + chr(10) * 2 + side_by_side.table(paired) + chr(10) * 2 if paired else ''}"
+        f"{report.table(rows)}\n\n{_old_new_text(rows, meta)}{_side_by_side_text(paired)}"
         f"{_memory_text(memory)}\n\n{_counting_text(counted)}\n\n"
         f"{report.targets_table(checks)}\n")
 
 
-_SIDE_BY_SIDE = ("Old build and this one side by side (both loaded at once on one core; CPU per "
-                 "request, new/old above 1: this build costs more):")
+def _side_by_side_text(paired: list[side_by_side.Paired]) -> str:
+    if not paired:
+        return ""
+    return ("Old build and this one side by side (both loaded at once on one core; CPU per request, "
+            f"new/old above 1: this build costs more):\n\n{side_by_side.table(paired)}\n\n")
 
 
 def _old_new_text(rows: list[report.Row], meta: dict[str, Any]) -> str:

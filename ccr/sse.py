@@ -15,6 +15,11 @@ Work is linear in the bytes fed, however an event is cut: text is looked at only
 ends, a line's pieces are joined once, and complete lines of an unfinished event are parsed
 into the event's fields rather than kept as text to be split again on the next read.
 
+A consumer that knows what most events of its stream look like can say so (`expect`): every
+event but one piece of it, the hole. A run of events that fit then comes out as one `HOLES`
+event, the holes' text, found by splitting the read on what lies between two holes rather than
+by looking at each event: a provider's stream is mostly text deltas that differ only there.
+
 `encode_event` is the writer side: `event: <type>\\ndata: <json>\\n\\n`, as Anthropic sends it.
 """
 
@@ -23,11 +28,13 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, NamedTuple
+from itertools import repeat
+from operator import and_, getitem
+from typing import Any, NamedTuple, cast
 
 from . import jsonlib
 
-__all__ = ["EventBoundary", "SSEDecoder", "SSEEvent", "encode_event", "event_boundary", "read_events"]
+__all__ = ["HOLES", "EventBoundary", "SSEDecoder", "SSEEvent", "encode_event", "event_boundary", "read_events"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -41,8 +48,87 @@ class SSEEvent(NamedTuple):  # a tuple: made once per streamed event, and cheape
 _made = tuple.__new__  # SSEEvent's __new__ without its Python frame: made(SSEEvent, (event, data, id))
 
 
+#: The type of an event that stands for a run of events that fit the decoder's template (see
+#: `SSEDecoder.expect`); its data is each one's hole, in order, joined by NUL (which no hole may
+#: contain). No stream can send it: a field's value never holds a line break. The events it
+#: stands for are `message` events of a single `data:` line, and carry no `id`.
+HOLES = "\nholes"
+
+
+class _Template:
+    """`data: <before><hole><after>` events: how to tell them, and their holes, in bulk."""
+
+    __slots__ = ("after", "before", "between", "cut", "run")
+
+    def __init__(self, before: str, after: str, hole: re.Pattern[str]) -> None:
+        self.before, self.after = before, after
+        self.between = after + "\x00" + before  # between two holes, in the pieces joined by NUL
+        self.cut = slice(len(before), len(before) + len(after) and -len(after))
+        self.run = re.compile(f"(?:(?:{hole.pattern})\x00)*", hole.flags).match  # holes, NUL after each
+
+    def holes_in(self, holes: str) -> int:
+        """How much of `holes` (a NUL after each) is holes, from its start."""
+        found = self.run(holes)
+        return found.end() if found is not None else 0  # (an empty match at least, always)
+
+    def take(self, text: str, events: list[SSEEvent], general: Callable[[str], list[SSEEvent]]) -> None:
+        """Put the events of `text` (which starts with `data: `, at an event's start) into
+        `events`: runs of template events as HOLES events, the others as `general` decodes them.
+
+        The text is split where events start with a `data:` line; every piece but the last is
+        then the data of a one-line event or the start of something else. Which pieces fit the
+        template, and which of their holes are holes, is told for all of them at once (C loops
+        over the pieces, one match over the holes), not event by event."""
+        pieces = text.split(_NEXT_DATA)
+        pieces[0] = pieces[0][6:]
+        last = pieces.pop()  # the last event (perhaps cut by the read), and what follows it
+        holes = cast("list[str]", list(map(getitem, pieces, repeat(self.cut))))  # if they fit; whether
+        # they do, all at once: the text holds no NUL, so NULs in the two strings are the joins, one for one
+        if not pieces or self.before + self.between.join(holes) + self.after == "\x00".join(pieces):
+            fits = [True] * len(pieces)
+        else:  # (the same test, piece by piece)
+            fits = list(map(and_, map(str.startswith, pieces, repeat(self.before)),
+                            map(str.endswith, pieces, repeat(self.after))))
+        fits.append(False)
+        start, count = 0, len(pieces)
+        while start < count:
+            if fits[start]:
+                end = fits.index(False, start)
+                self._holes(pieces, holes, start, end, events, general)
+            else:
+                end = fits.index(True, start) if True in fits[start:] else count
+                events += general("data: " + _NEXT_DATA.join(pieces[start:end]) + "\n\n")
+            start = end
+        data, ended, rest = last.partition("\n\n")
+        if ended and data.startswith(self.before) and data.endswith(self.after) \
+                and self.holes_in(hole := data[self.cut] + "\x00") == len(hole):
+            events.append(_made(SSEEvent, (HOLES, hole[:-1], None)))
+            last = rest
+        else:
+            last = "data: " + last
+        if last:
+            events += general(last)
+
+    def _holes(self, pieces: list[str], holes: list[str], start: int, end: int, events: list[SSEEvent],
+               general: Callable[[str], list[SSEEvent]]) -> None:
+        """Pieces `start` to `end` fit the template: a HOLES event for each run of them whose
+        holes are holes, the general way for the others."""
+        while start < end:
+            run = "\x00".join(holes[start:end]) + "\x00"
+            good = self.holes_in(run)
+            if good:
+                events.append(_made(SSEEvent, (HOLES, run[:good - 1], None)))
+                start += run.count("\x00", 0, good)
+            if start < end:  # not a hole: an event to decode the general way
+                events += general("data: " + pieces[start] + "\n\n")
+                start += 1
+
+
+_NEXT_DATA = "\n\ndata: "  # where an event that starts with a `data:` line starts
+
+
 class SSEDecoder:
-    __slots__ = ("_data", "_event", "_has_data", "_id", "_line", "_started", "_text")
+    __slots__ = ("_data", "_event", "_has_data", "_id", "_line", "_started", "_template", "_text")
 
     def __init__(self) -> None:
         self._started = False  # a leading BOM is dropped (SSE spec)
@@ -52,6 +138,15 @@ class SSEDecoder:
         self._data: list[str] = []
         self._id: str | None = None
         self._has_data = False
+        self._template: _Template | None = None
+
+    def expect(self, before: str, after: str, hole: re.Pattern[str]) -> None:
+        """From the next read on, runs of `data: <before><hole><after>` events come out as one
+        `HOLES` event (`hole` matches a hole whole; it must match no CR, LF or NUL). `before`
+        and `after` hold no line break. Any other event comes out as before."""
+        if any(c in before + after for c in "\r\n"):
+            raise ValueError("a template holds no line break")
+        self._template = _Template(before, after, hole)
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         text = self._decode(chunk)
@@ -94,6 +189,23 @@ class SSEDecoder:
         return self._text.decode(chunk)
 
     def _feed_blocks(self, text: str) -> list[SSEEvent]:
+        """LF line ends, nothing half-parsed: runs of template events taken whole, the rest by
+        `_split_blocks`."""
+        template = self._template
+        if template is None or "\x00" in text:  # (NUL joins holes: see _Template.take)
+            return self._split_blocks(text)
+        if text.startswith("data: "):
+            events: list[SSEEvent] = []
+        else:  # the events before the first that starts with a `data:` line
+            cut = text.find(_NEXT_DATA) + 2
+            if cut == 1:
+                return self._split_blocks(text)
+            events = self._split_blocks(text[:cut])
+            text = text[cut:]
+        template.take(text, events, self._split_blocks)
+        return events
+
+    def _split_blocks(self, text: str) -> list[SSEEvent]:
         """The common case (LF line ends, nothing half-parsed): whole events at a time, and an
         event of a single `data:` line without the per-line machinery."""
         blocks = text.split("\n\n")
@@ -162,15 +274,19 @@ class SSEDecoder:
 
 
 _SLICE = 4096
+_FIRST_SLICE = 1024
 
 
-async def read_events(chunks: AsyncIterator[bytes], before_read: Callable[[], Awaitable[None]] | None = None
-                      ) -> AsyncIterator[list[SSEEvent]]:
+async def read_events(chunks: AsyncIterator[bytes], before_read: Callable[[], Awaitable[None]] | None = None,
+                      decoder: SSEDecoder | None = None) -> AsyncIterator[list[SSEEvent]]:
     """The events of a byte stream, a list per read (never an empty one). `before_read` is
     awaited whenever the next read may have to wait for the network: a writer flushes there
     what the last read produced, in one write. A big read is decoded a slice at a time, so
-    that its first events go out first."""
-    decoder = SSEDecoder()
+    that its first events go out first; the stream's first slice is small, so that they go out
+    sooner still, and so that a caller who learns from them what to expect (`decoder` is the
+    caller's, for `SSEDecoder.expect`) can say it before most of the read is decoded."""
+    decoder = decoder if decoder is not None else SSEDecoder()
+    size = _FIRST_SLICE
     while True:
         if before_read is not None:
             await before_read()
@@ -181,8 +297,11 @@ async def read_events(chunks: AsyncIterator[bytes], before_read: Callable[[], Aw
             if tail:
                 yield tail
             return
-        for start in range(0, len(chunk), _SLICE):
-            events = decoder.feed(chunk[start:start + _SLICE])
+        start = 0
+        while start < len(chunk):
+            events = decoder.feed(chunk[start:start + size])
+            start += size
+            size = _SLICE
             if events:
                 yield events
 

@@ -15,25 +15,26 @@ finish chunk, OpenAI's usage-only last chunk, or both). A provider error inside 
 stream that stops before its finish, raises UpstreamError: the writer turns that into an
 Anthropic `error` event.
 
-`anthropic_frames` is the same conversion straight from the provider's SSE events, for a client
+`anthropic_frames` is the same conversion straight from the provider's SSE body, for a client
 that streams when no transformer touches the stream: most chunks of a reply only continue the
 open text block, and their events go out as finished SSE frames (bytes) built from the text's
-JSON string, without the event's dicts being made and encoded; every other chunk goes through
-`AnthropicEvents`. The bytes are those `encode_event` writes for the same event.
+JSON string, without the chunk being parsed or the event's dicts made and encoded; every other
+chunk goes through `AnthropicEvents`. The bytes are those `encode_event` writes for the same
+event.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ccr import jsonlib
 from ccr.errors import UpstreamError
 from ccr.jsonlib import Json
-from ccr.sse import SSEEvent
+from ccr.sse import HOLES, SSEDecoder, read_events
 from ccr.transformers.hub import reasoning_signature
 
 from .common import (
@@ -209,36 +210,36 @@ _TEXT_FRAME = (b'event: content_block_delta\ndata: {"type":"content_block_delta"
                b'"delta":{"type":"text_delta","text":%s}}\n\n')
 
 
-async def anthropic_frames(batches: AsyncIterator[list[SSEEvent]], *, model: str, provider: str,
-                           request: Json, summary: StreamSummary,
+async def anthropic_frames(reads: AsyncIterator[bytes], before_read: Callable[[], Awaitable[None]] | None = None,
+                           *, model: str, provider: str, request: Json, summary: StreamSummary,
                            on_bad_data: Callable[[str], None] | None = None) -> AsyncIterator[tuple[str, Any]]:
-    """`anthropic_events` over the chunks of the SSE events in `batches` (one list per read, see
-    `sse.read_events`), the data read as `upstream.json_chunks` reads it. Text deltas that only
-    continue the open text block come as `("content_block_delta", frames)`, the SSE frames of
-    one or more consecutive events as bytes; everything else as `(kind, data)` events.
+    """`anthropic_events` over the chunks of the SSE stream in `reads` (the provider's body, read
+    as `sse.read_events` reads it; the data taken as `upstream.json_chunks` takes it). Text
+    deltas that only continue the open text block come as `("content_block_delta", frames)`, the
+    SSE frames of one or more consecutive events as bytes; everything else as `(kind, data)`.
 
-    Once a plain text chunk has shown where its text sits (`_Slot`), a chunk that is the same
-    bytes around another plain string literal is not even parsed: the literal goes into the
-    frame as it came (when it needs no escape, it is exactly what jsonlib writes)."""
+    Once a plain text chunk has shown where its text sits (`_Slot`), the decoder is told to
+    expect chunks that are the same bytes around another plain string literal: a run of them
+    comes as one HOLES event, never parsed, and each literal goes into its frame as it came
+    (a literal that needs no escape is exactly what jsonlib writes)."""
     state = AnthropicEvents(model=model, provider=provider, request=request, summary=summary)
+    decoder = SSEDecoder()
     loads, dumps, frame, plain = jsonlib.loads, jsonlib.dumps, _TEXT_FRAME, _PLAIN_TEXT
     slot: _Slot | None = None
     tries = _SLOT_TRIES
-    async for batch in batches:
+    async for batch in read_events(reads, before_read, decoder):
         run = b""  # frames of consecutive text deltas, sent as one item
-        texts: list[str] = []  # literals that came through the slot, not yet framed into `run`
-        # the slot's matcher while a text block is open (set again whenever either changes)
-        match = slot.match if slot is not None and state.kind == "text" else None
         for event in batch:
-            if match is not None:
-                found = match(event.data) if event.event == "message" else None
-                if found is not None:
-                    texts.append(found.group(1))
-                    continue
-                if texts:
-                    run += _frames(state.index, texts)
-                    texts = []
             data = event.data
+            if event.event == HOLES:  # text chunks in the slot's shape (see SSEDecoder.expect)
+                if state.kind != "text":  # the first opens the text block: the general path
+                    assert slot is not None
+                    first, _, data = data.partition("\x00")  # (`run` is empty: only text adds to it)
+                    for item in state.feed(slot.chunk(first)):
+                        yield item
+                if data:
+                    run += _frames(state.index, data)
+                continue
             if data == "[DONE]":
                 summary.done = True
                 if run:
@@ -273,64 +274,62 @@ async def anthropic_frames(batches: AsyncIterator[list[SSEEvent]], *, model: str
                             run += frame % (state.index, dumps(content))
                             if tries and event.event == "message":
                                 tries -= 1
-                                slot = _Slot.find(data, chunk, content) or slot
-                                match = slot.match if slot is not None else None
+                                learnt = _Slot.find(data, chunk, content)
+                                if learnt is not None:
+                                    slot = learnt
+                                    decoder.expect(slot.before, slot.after, _PLAIN_LITERAL)
                         continue
             if run:
                 yield "content_block_delta", run
                 run = b""
             for item in state.feed(chunk):
                 yield item
-            match = slot.match if slot is not None and state.kind == "text" else None
-        if texts:
-            run += _frames(state.index, texts)
         if run:
             yield "content_block_delta", run
     for item in state.end():
         yield item
 
 
-def _frames(index: int, texts: list[str]) -> bytes:
-    """The frames of text deltas at `index`, one per literal: `_TEXT_FRAME`'s bytes, made at once."""
+def _frames(index: int, holes: str) -> bytes:
+    """The frames of text deltas at `index`, one per literal in `holes` (NUL between two):
+    `_TEXT_FRAME`'s bytes, made at once."""
     head = _TEXT_HEAD % index
-    return (head + (_TEXT_TAIL + head).join(texts) + _TEXT_TAIL).encode()
+    return head + holes.encode().replace(b"\x00", _TEXT_TAIL + head) + _TEXT_TAIL
 
 
-_TEXT_HEAD, _TEXT_TAIL = _TEXT_FRAME.decode().split("%s")
-_PLAIN_CHARS = r'[^"\\\x00-\x1f\x85\u2028\u2029]'  # a character jsonlib writes as it is
+_TEXT_HEAD, _TEXT_TAIL = _TEXT_FRAME.split(b"%s")
+# A string literal that jsonlib writes as it is: no quote, backslash, control character, nor
+# U+0085, U+2028, U+2029 (which jsonlib escapes); not empty (an empty text makes no event).
+_PLAIN_LITERAL = re.compile(r'"[^"\\\x00-\x1f\x85\u2028\u2029]+"')
 _SLOT_TRIES = 4  # chunks that may teach a _Slot: a provider whose chunks all differ costs no more
 
 
 class _Slot:
     """Where the text of a plain text chunk sits in its JSON: the bytes before and after it."""
 
-    __slots__ = ("after", "before", "match")
+    __slots__ = ("after", "before")
 
     def __init__(self, before: str, after: str) -> None:
         self.before, self.after = before, after
-        # The same bytes around a literal that jsonlib would write as it is: no quote, backslash,
-        # control character, nor U+0085, U+2028, U+2029 (which jsonlib escapes). One C call.
-        self.match = re.compile(f'{re.escape(before)}("{_PLAIN_CHARS}+"){re.escape(after)}', re.DOTALL).fullmatch
 
-    def literal(self, data: str) -> str | None:
-        """The string literal in the slot, if `data` is this chunk with another plain one there
-        (one that is exactly what jsonlib writes for its text)."""
-        found = self.match(data)
-        return found.group(1) if found is not None else None
+    def chunk(self, literal: str) -> Json:
+        """The chunk with `literal` in the slot."""
+        parsed: Json = jsonlib.loads(self.before + literal + self.after)
+        return parsed
 
     @classmethod
     def find(cls, data: str, chunk: Json, content: str) -> _Slot | None:
         """The slot of `content` in `data`, if its literal is plain and found once, and proven:
         the same bytes with another text in the slot parse to the same chunk but that text."""
         literal = f'"{content}"'
+        if "\n" in data or not _PLAIN_LITERAL.fullmatch(literal):
+            return None
         at = data.find(literal)
         if at < 0 or data.find(literal, at + 1) >= 0:
             return None
         slot = cls(data[:at], data[at + len(literal):])
-        if slot.literal(data) != literal:
-            return None
         try:
-            probe = jsonlib.loads(f'{slot.before}"ccr"{slot.after}')
+            probe = slot.chunk('"ccr"')
         except ValueError:
             return None
         choice = probe.get("choices", [None])[0] if type(probe) is dict else None

@@ -47,7 +47,6 @@ from ccr.formats.reply import to_message
 from ccr.formats.request import to_unified
 from ccr.jsonlib import Json
 from ccr.logs.setup import level_number
-from ccr.sse import read_events
 from ccr.transformers import Chain, Context, Upstream
 
 from . import image_agent
@@ -364,7 +363,7 @@ async def _anthropic(ex: Exchange, call: _Call, is_stream: bool, body: Body, raw
         chunks = json_chunks(body, summary, before_read, _bad(ctx))
         # the client reads a stream and no transformer reads it: text deltas go out as finished frames
         if ex.record.stream and chain_stream(chain, ctx, chunks) is chunks:
-            return anthropic_frames(read_events(body.chunks(), before_read), model=target.model,
+            return anthropic_frames(body.chunks(), before_read, model=target.model,
                                     provider=target.provider.name, request=request, summary=summary,
                                     on_bad_data=_bad(ctx))
         return anthropic_events(chain_stream(chain, ctx, chunks), model=target.model,

@@ -219,9 +219,9 @@ async def anthropic_frames(reads: AsyncIterator[bytes], before_read: Callable[[]
     SSE frames of one or more consecutive events as bytes; everything else as `(kind, data)`.
 
     Once a plain text chunk has shown where its text sits (`_Slot`), the decoder is told to
-    expect chunks that are the same bytes around another plain string literal: a run of them
-    comes as one HOLES event, never parsed, and each literal goes into its frame as it came
-    (a literal that needs no escape is exactly what jsonlib writes)."""
+    expect chunks that are the same bytes around another string literal that is what jsonlib
+    writes for its text: a run of them comes as one HOLES event, never parsed, and each
+    literal goes into its frame as it came."""
     state = AnthropicEvents(model=model, provider=provider, request=request, summary=summary)
     decoder = SSEDecoder()
     loads, dumps, frame, plain = jsonlib.loads, jsonlib.dumps, _TEXT_FRAME, _PLAIN_TEXT
@@ -277,7 +277,7 @@ async def anthropic_frames(reads: AsyncIterator[bytes], before_read: Callable[[]
                                 learnt = _Slot.find(data, chunk, content)
                                 if learnt is not None:
                                     slot = learnt
-                                    decoder.expect(slot.before, slot.after, _PLAIN_LITERAL)
+                                    decoder.expect(slot.before, slot.after, _VERBATIM_LITERAL)
                         continue
             if run:
                 yield "content_block_delta", run
@@ -298,9 +298,11 @@ def _frames(index: int, holes: str) -> bytes:
 
 
 _TEXT_HEAD, _TEXT_TAIL = _TEXT_FRAME.split(b"%s")
-# A string literal that jsonlib writes as it is: no quote, backslash, control character, nor
-# U+0085, U+2028, U+2029 (which jsonlib escapes); not empty (an empty text makes no event).
-_PLAIN_LITERAL = re.compile(r'"[^"\\\x00-\x1f\x85\u2028\u2029]+"')
+# A string literal that is what jsonlib writes for its text: characters it writes as they are
+# (not a quote, backslash or control character, nor U+0085, U+2028, U+2029, which it escapes as
+# \uXXXX) and the escapes it writes in their short form; not empty (an empty text makes no event).
+_AS_IS = r'[^"\\\x00-\x1f\x85\u2028\u2029]'
+_VERBATIM_LITERAL = re.compile(rf'"(?!"){_AS_IS}*(?:\\["\\bfnrt]{_AS_IS}*)*"')
 _SLOT_TRIES = 4  # chunks that may teach a _Slot: a provider whose chunks all differ costs no more
 
 
@@ -321,8 +323,8 @@ class _Slot:
     def find(cls, data: str, chunk: Json, content: str) -> _Slot | None:
         """The slot of `content` in `data`, if its literal is plain and found once, and proven:
         the same bytes with another text in the slot parse to the same chunk but that text."""
-        literal = f'"{content}"'
-        if "\n" in data or not _PLAIN_LITERAL.fullmatch(literal):
+        literal = f'"{content}"'  # as the chunk holds it, if it needs no escape
+        if "\n" in data or "\\" in content or not _VERBATIM_LITERAL.fullmatch(literal):
             return None
         at = data.find(literal)
         if at < 0 or data.find(literal, at + 1) >= 0:

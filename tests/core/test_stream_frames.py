@@ -147,6 +147,10 @@ def _cut(payload: bytes, cuts: list[int]) -> list[bytes]:
 @example(stream=[_chunk({"role": "assistant", "content": ""}), _chunk({"content": "a"}), _chunk({"content": "b"}),
                  _chunk({"content": '"'}), _chunk({"content": "\u2028"}), _chunk({"content": "x"})],
          style=0, done=True, cuts=[])
+@example(stream=[_chunk({"role": "assistant", "content": ""}),  # escapes in holes, in the reads after the first
+                 *(_chunk({"content": t}) for t in ["a", "b", 'say "hi"', "line\n", "back\\slash", "tab\t\b\f\r",
+                                                      "\x01ctl", "sep\u2028x", "/", "caf\u00e9"] * 6)],
+         style=0, done=True, cuts=[1500, 2900])
 def test_same_bytes_as_the_general_path(stream: list[Any], style: int, done: bool, cuts: list[int]) -> None:
     parts = _cut(_payload(stream, style, done), cuts)
     assert asyncio.run(_fast(parts)) == asyncio.run(_general(parts))

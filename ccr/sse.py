@@ -274,7 +274,7 @@ class SSEDecoder:
 
 
 _SLICE = 4096
-_FIRST_SLICE = 1024
+_FIRST_SLICE = 512
 
 
 async def read_events(chunks: AsyncIterator[bytes], before_read: Callable[[], Awaitable[None]] | None = None,

@@ -224,7 +224,7 @@ async def anthropic_frames(reads: AsyncIterator[bytes], before_read: Callable[[]
     literal goes into its frame as it came."""
     state = AnthropicEvents(model=model, provider=provider, request=request, summary=summary)
     decoder = SSEDecoder()
-    loads, dumps, frame, plain = jsonlib.loads, jsonlib.dumps, _TEXT_FRAME, _PLAIN_TEXT
+    loads, dumps, frame = jsonlib.loads, jsonlib.dumps, _TEXT_FRAME
     slot: _Slot | None = None
     tries = _SLOT_TRIES
     async for batch in read_events(reads, before_read, decoder):
@@ -262,32 +262,41 @@ async def anthropic_frames(reads: AsyncIterator[bytes], before_read: Callable[[]
                 continue
             if event.event == "error" and "error" not in chunk:
                 chunk = {"error": chunk}
-            if state.kind == "text" and not chunk.get("error") and not chunk.get("usage"):
-                # the shortcut in AnthropicEvents.feed, for a chunk of one choice that sets nothing
-                choices = chunk.get("choices")
-                if type(choices) is list and len(choices) == 1 and type(choice := choices[0]) is dict \
-                        and not choice.get("finish_reason"):
-                    delta = choice.get("delta") or choice.get("message") or {}
-                    if type(delta) is dict and delta.keys() <= plain:
-                        content = delta.get("content")
-                        if type(content) is str and content:
-                            run += frame % (state.index, dumps(content))
-                            if tries and event.event == "message":
-                                tries -= 1
-                                learnt = _Slot.find(data, chunk, content)
-                                if learnt is not None:
-                                    slot = learnt
-                                    decoder.expect(slot.before, slot.after, _VERBATIM_LITERAL)
-                        continue
-            if run:
-                yield "content_block_delta", run
-                run = b""
-            for item in state.feed(chunk):
-                yield item
+            text = _plain_text(chunk)
+            if text is not None and state.kind == "text":  # more of the open text block
+                run += frame % (state.index, dumps(text))
+            else:
+                if run:
+                    yield "content_block_delta", run
+                    run = b""
+                for item in state.feed(chunk):
+                    yield item
+            if text is not None and tries and event.event == "message":  # (the text block is open now)
+                tries -= 1
+                learnt = _Slot.find(data, chunk, text)
+                if learnt is not None:
+                    slot = learnt
+                    decoder.expect(slot.before, slot.after, _VERBATIM_LITERAL)
         if run:
             yield "content_block_delta", run
     for item in state.end():
         yield item
+
+
+def _plain_text(chunk: Json) -> str | None:
+    """The text of a chunk that only carries more text (the shortcut in AnthropicEvents.feed:
+    one choice, no finish, no usage, no error, a delta of nothing but text), else None."""
+    if chunk.get("error") or chunk.get("usage"):
+        return None
+    choices = chunk.get("choices")
+    if type(choices) is not list or len(choices) != 1 or type(choice := choices[0]) is not dict \
+            or choice.get("finish_reason"):
+        return None
+    delta = choice.get("delta") or choice.get("message") or {}
+    if type(delta) is not dict or not delta.keys() <= _PLAIN_TEXT:
+        return None
+    content = delta.get("content")
+    return content if type(content) is str and content else None
 
 
 def _frames(index: int, holes: str) -> bytes:

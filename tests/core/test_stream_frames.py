@@ -173,7 +173,7 @@ def test_plain_text_goes_out_as_finished_frames() -> None:
         "message_start", "ping", "content_block_start",
         "content_block_delta",  # "w0 " opens the block: the general path
         "content_block_stop", "message_delta", "message_stop"]
-    assert 1 <= len(frames) <= 3  # w1 .. w49: finished frames, one item per slice decoded (1 KB, then 4 KB)
+    assert 1 <= len(frames) <= 3  # w1 .. w49: finished frames, one item per slice decoded (512 bytes, then 4 KB)
     assert b"".join(frames).count(b"event: content_block_delta\n") == 49
 
 

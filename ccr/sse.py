@@ -62,7 +62,7 @@ class _Template:
 
     def __init__(self, before: str, after: str, hole: re.Pattern[str]) -> None:
         self.before, self.after = before, after
-        self.between = after + "\x00" + before  # between two holes, in the pieces joined by NUL
+        self.between = after + _NEXT_DATA + before  # between two holes
         self.cut = slice(len(before), len(before) + len(after) and -len(after))
         self.run = re.compile(f"(?:(?:{hole.pattern})\x00)*", hole.flags).match  # holes, NUL after each
 
@@ -83,8 +83,10 @@ class _Template:
         pieces[0] = pieces[0][6:]
         last = pieces.pop()  # the last event (perhaps cut by the read), and what follows it
         holes = cast("list[str]", list(map(getitem, pieces, repeat(self.cut))))  # if they fit; whether
-        # they do, all at once: the text holds no NUL, so NULs in the two strings are the joins, one for one
-        if not pieces or self.before + self.between.join(holes) + self.after == "\x00".join(pieces):
+        # they do, all at once: rebuilt from the holes, the text up to `last` is the same (its only
+        # _NEXT_DATA are where it was split, so the joins sit there, one for one)
+        rebuilt = self.before + self.between.join(holes) + self.after
+        if not pieces or (len(rebuilt) == len(text) - len(last) - 14 and text.startswith(rebuilt, 6)):
             fits = [True] * len(pieces)
         else:  # (the same test, piece by piece)
             fits = list(map(and_, map(str.startswith, pieces, repeat(self.before)),
@@ -192,7 +194,7 @@ class SSEDecoder:
         """LF line ends, nothing half-parsed: runs of template events taken whole, the rest by
         `_split_blocks`."""
         template = self._template
-        if template is None or "\x00" in text:  # (NUL joins holes: see _Template.take)
+        if template is None or "\x00" in text:  # (NUL joins the holes of a HOLES event)
             return self._split_blocks(text)
         if text.startswith("data: "):
             events: list[SSEEvent] = []

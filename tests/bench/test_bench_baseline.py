@@ -54,13 +54,17 @@ def test_targets_against_the_old_build() -> None:
     assert per_request.measured == "worst +10.0 % (claude-code json c=64: 1.00 -> 1.10 ms)"
     on_loop = checks["Event-loop CPU per request against the old build, any case"]
     assert on_loop.ok is True and on_loop.measured == "worst -1.0 % (claude-code json c=64: 1.00 -> 0.99 ms)"
-    per_event = checks["CPU per streamed event (200-chunk streams)"]
+    per_event = checks[report.PER_EVENT]
     assert per_event.ok is False and per_event.measured.startswith("worst 30.00 µs")
     assert "old build 60.00 µs" in per_event.measured and per_event.bare == "20.00 µs (ccr 1.50×)"
+    per_stream = checks[report.PER_STREAM]
+    assert per_stream.ok is False and per_stream.measured == "4.10 ms (claude-code stream c=64)"
+    assert per_stream.bare == "2.50 ms (ccr 1.64×)"
     cheaper = {**_CPU, "ccr": {"json": 0.0104, "stream": 0.0153}}  # +4 %; 4.9 µs per event
     checks = {c.what: c for c in report.old_new_targets(_rows(cheaper))}
     assert checks["CPU per request against the old build, any case"].ok is True
-    assert checks["CPU per streamed event (200-chunk streams)"].ok is True
+    assert checks[report.PER_EVENT].ok is True
+    assert checks[report.PER_STREAM].ok is True  # 1.53 ms
 
 
 def test_without_a_baseline_nothing_is_compared() -> None:
@@ -100,7 +104,7 @@ def test_quick_run_with_a_baseline_tree(tmp_path: Path) -> None:
     assert results["meta"]["baseline_tree"] == str(ROOT)
     assert "| small | stream | 1 |" in done.stdout.split("against this one, same run:")[1]
     assert {"CPU per request against the old build, any case",
-            "CPU per streamed event (200-chunk streams)"} <= {t["what"] for t in results["targets"]}
+            report.PER_EVENT, report.PER_STREAM} <= {t["what"] for t in results["targets"]}
     assert "against this one, same run:" in (tmp_path / "latest.md").read_text()
     paired = {(p["mode"], p["concurrency"]): p for p in results["side_by_side"]}
     assert set(paired) == {("json", 1), ("stream", 1)}

@@ -273,7 +273,7 @@ async def anthropic_frames(reads: AsyncIterator[bytes], before_read: Callable[[]
                     yield item
             if text is not None and tries and event.event == "message":  # (the text block is open now)
                 tries -= 1
-                learnt = _Slot.find(data, chunk, text)
+                learnt = _Slot.find(data, text)
                 if learnt is not None:
                     slot = learnt
                     decoder.expect(slot.before, slot.after, _VERBATIM_LITERAL)
@@ -329,9 +329,11 @@ class _Slot:
         return parsed
 
     @classmethod
-    def find(cls, data: str, chunk: Json, content: str) -> _Slot | None:
-        """The slot of `content` in `data`, if its literal is plain and found once, and proven:
-        the same bytes with another text in the slot parse to the same chunk but that text."""
+    def find(cls, data: str, content: str) -> _Slot | None:
+        """The slot of `content`, the text of the plain text chunk `data`, if its literal is
+        plain and found once, and proven: the same bytes with another text in the slot are a
+        plain text chunk of that text (so the slot is the chunk's text, and all else is the same
+        bytes)."""
         literal = f'"{content}"'  # as the chunk holds it, if it needs no escape
         if "\n" in data or "\\" in content or not _VERBATIM_LITERAL.fullmatch(literal):
             return None
@@ -343,9 +345,4 @@ class _Slot:
             probe = slot.chunk('"ccr"')
         except ValueError:
             return None
-        choice = probe.get("choices", [None])[0] if type(probe) is dict else None
-        delta = (choice.get("delta") or choice.get("message")) if type(choice) is dict else None
-        if type(delta) is not dict or delta.get("content") != "ccr":
-            return None
-        delta["content"] = content
-        return slot if probe == chunk else None
+        return slot if type(probe) is dict and _plain_text(probe) == "ccr" else None
